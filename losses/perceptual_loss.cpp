@@ -1,0 +1,1 @@
+#include "losses/perceptual_loss.h"

@@ -1,0 +1,38 @@
+#include "nets/runtime.h"
+
+#include <sched.h>
+
+#include <stdexcept>
+#include <thread>
+
+namespace nst {
+
+int available_cores() {
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  if (sched_getaffinity(0, sizeof set, &set) == 0) return std::max(1, CPU_COUNT(&set));
+  return std::max(1u, std::thread::hardware_concurrency());
+}
+
+int configure_threads(int requested) {
+  const int threads = requested > 0 ? requested : available_cores();
+  torch::set_num_threads(threads);
+  return threads;
+}
+
+torch::Device pick_device(const std::string& name) {
+  if (name == "auto") return torch::cuda::is_available() ? torch::Device(torch::kCUDA) : torch::Device(torch::kCPU);
+  if (name == "cpu") return torch::Device(torch::kCPU);
+  if (name.rfind("cuda", 0) == 0) {
+    if (!torch::cuda::is_available())
+      throw std::runtime_error("device '" + name + "' requested but no CUDA device is available (use --device cpu)");
+    try {
+      return torch::Device(name);
+    } catch (const std::exception&) {
+      throw std::runtime_error("invalid device '" + name + "' (expected auto, cpu, cuda or cuda:N)");
+    }
+  }
+  throw std::runtime_error("unknown device '" + name + "' (expected auto, cpu, cuda or cuda:N)");
+}
+
+}  // namespace nst

@@ -1,0 +1,132 @@
+#include "nets/transformer_net.h"
+
+#include <stdexcept>
+
+namespace nst {
+
+void TransformerNetOptions::validate() const {
+  if (width < 1 || width > 1024) throw std::runtime_error("model.width must be in 1..1024, got " + std::to_string(width));
+  if (res_blocks < 0 || res_blocks > 64)
+    throw std::runtime_error("model.res_blocks must be in 0..64, got " + std::to_string(res_blocks));
+  if (norm != "instance" && norm != "batch") throw std::runtime_error("model.norm must be instance or batch, got '" + norm + "'");
+  if (upsample != "nearest-conv" && upsample != "transposed")
+    throw std::runtime_error("model.upsample must be nearest-conv or transposed, got '" + upsample + "'");
+  if (padding != "reflect" && padding != "zero")
+    throw std::runtime_error("model.padding must be reflect or zero, got '" + padding + "'");
+  if (output != "linear" && output != "tanh") throw std::runtime_error("model.output must be linear or tanh, got '" + output + "'");
+}
+
+nlohmann::json TransformerNetOptions::to_json() const {
+  return {{"width", width}, {"res_blocks", res_blocks}, {"norm", norm},
+          {"upsample", upsample}, {"padding", padding}, {"output", output}};
+}
+
+TransformerNetOptions TransformerNetOptions::from_json(const nlohmann::json& json) {
+  if (!json.is_object()) throw std::runtime_error("architecture is not a JSON object");
+  TransformerNetOptions options;
+  for (const auto& [key, value] : json.items()) {
+    try {
+      if (key == "width") options.width = value.get<int64_t>();
+      else if (key == "res_blocks") options.res_blocks = value.get<int64_t>();
+      else if (key == "norm") options.norm = value.get<std::string>();
+      else if (key == "upsample") options.upsample = value.get<std::string>();
+      else if (key == "padding") options.padding = value.get<std::string>();
+      else if (key == "output") options.output = value.get<std::string>();
+      else throw std::runtime_error("unknown architecture option '" + key + "'");
+    } catch (const nlohmann::json::exception&) {
+      throw std::runtime_error("architecture option '" + key + "' has the wrong type");
+    }
+  }
+  options.validate();
+  return options;
+}
+
+torch::Tensor reflection_pad(const torch::Tensor& x, int64_t pad) {
+  if (pad == 0) return x;
+  const int64_t h = x.size(-2), w = x.size(-1);
+  TORCH_CHECK(pad < h && pad < w, "reflection pad ", pad, " needs an input larger than ", h, "x", w);
+  auto rows = torch::cat({x.narrow(-2, 1, pad).flip(-2), x, x.narrow(-2, h - 1 - pad, pad).flip(-2)}, -2);
+  return torch::cat({rows.narrow(-1, 1, pad).flip(-1), rows, rows.narrow(-1, w - 1 - pad, pad).flip(-1)}, -1);
+}
+
+ConvLayerImpl::ConvLayerImpl(int64_t in, int64_t out, int64_t kernel, int64_t stride, const std::string& padding,
+                             const std::string& upsample)
+    : pad_(kernel / 2), reflect_(padding == "reflect"), nearest_(upsample == "nearest-conv") {
+  if (upsample == "transposed") {
+    conv_transpose2d_ = register_module(
+        "conv_transpose2d",
+        torch::nn::ConvTranspose2d(torch::nn::ConvTranspose2dOptions(in, out, kernel).stride(2).padding(pad_).output_padding(1)));
+  } else {
+    conv2d_ = register_module(
+        "conv2d", torch::nn::Conv2d(torch::nn::Conv2dOptions(in, out, kernel).stride(stride).padding(reflect_ ? 0 : pad_)));
+  }
+}
+
+torch::Tensor ConvLayerImpl::forward(const torch::Tensor& x) {
+  if (conv_transpose2d_) return conv_transpose2d_(x);
+  auto y = x;
+  if (nearest_) {  // nearest x2 via expand + reshape: cheap, and works in bf16
+    const auto n = x.size(0), c = x.size(1), h = x.size(2), w = x.size(3);
+    y = x.unsqueeze(3).unsqueeze(5).expand({n, c, h, 2, w, 2}).reshape({n, c, h * 2, w * 2});
+  }
+  return conv2d_(reflect_ ? reflection_pad(y, pad_) : y);
+}
+
+NormImpl::NormImpl(int64_t channels, const std::string& kind) : batch_(kind == "batch") {
+  weight_ = register_parameter("weight", torch::ones({channels}));
+  bias_ = register_parameter("bias", torch::zeros({channels}));
+  if (batch_) {
+    running_mean_ = register_buffer("running_mean", torch::zeros({channels}));
+    running_var_ = register_buffer("running_var", torch::ones({channels}));
+  }
+}
+
+torch::Tensor NormImpl::forward(const torch::Tensor& x) {
+  if (batch_)
+    return torch::batch_norm(x, weight_, bias_, running_mean_, running_var_, is_training(), 0.1, 1e-5, false);
+  return torch::instance_norm(x, weight_, bias_, {}, {}, true, 0.1, 1e-5, false);
+}
+
+ResidualBlockImpl::ResidualBlockImpl(int64_t channels, const TransformerNetOptions& options) {
+  conv1_ = register_module("conv1", ConvLayer(channels, channels, 3, 1, options.padding));
+  in1_ = register_module("in1", Norm(channels, options.norm));
+  conv2_ = register_module("conv2", ConvLayer(channels, channels, 3, 1, options.padding));
+  in2_ = register_module("in2", Norm(channels, options.norm));
+}
+
+torch::Tensor ResidualBlockImpl::forward(const torch::Tensor& x) {
+  auto out = torch::relu(in1_(conv1_(x)));
+  return in2_(conv2_(out)) + x;  // no ReLU after the add (Gross & Wilber, as pytorch/examples)
+}
+
+TransformerNetImpl::TransformerNetImpl(TransformerNetOptions options) : options_(std::move(options)) {
+  options_.validate();
+  const int64_t w = options_.width;
+  conv1_ = register_module("conv1", ConvLayer(3, w, 9, 1, options_.padding));
+  in1_ = register_module("in1", Norm(w, options_.norm));
+  conv2_ = register_module("conv2", ConvLayer(w, 2 * w, 3, 2, options_.padding));
+  in2_ = register_module("in2", Norm(2 * w, options_.norm));
+  conv3_ = register_module("conv3", ConvLayer(2 * w, 4 * w, 3, 2, options_.padding));
+  in3_ = register_module("in3", Norm(4 * w, options_.norm));
+  for (int64_t i = 0; i < options_.res_blocks; ++i)
+    res_.push_back(register_module("res" + std::to_string(i + 1), ResidualBlock(4 * w, options_)));
+  deconv1_ = register_module("deconv1", ConvLayer(4 * w, 2 * w, 3, 1, options_.padding, options_.upsample));
+  in4_ = register_module("in4", Norm(2 * w, options_.norm));
+  deconv2_ = register_module("deconv2", ConvLayer(2 * w, w, 3, 1, options_.padding, options_.upsample));
+  in5_ = register_module("in5", Norm(w, options_.norm));
+  deconv3_ = register_module("deconv3", ConvLayer(w, 3, 9, 1, options_.padding));
+}
+
+torch::Tensor TransformerNetImpl::forward(const torch::Tensor& x) {
+  auto y = torch::relu(in1_(conv1_(x)));
+  y = torch::relu(in2_(conv2_(y)));
+  y = torch::relu(in3_(conv3_(y)));
+  for (auto& block : res_) y = block(y);
+  y = torch::relu(in4_(deconv1_(y)));
+  y = torch::relu(in5_(deconv2_(y)));
+  y = deconv3_(y);
+  if (options_.output == "tanh") y = 127.5 * (torch::tanh(y) + 1.0);
+  return y;
+}
+
+}  // namespace nst

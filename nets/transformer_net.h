@@ -1,0 +1,89 @@
+// The Johnson et al. (2016) image transform net, by default exactly pytorch/examples
+// fast_neural_style's TransformerNet (same layers, same state_dict names), plus jcjohnson's
+// architecture options. Input and output are RGB in 0..255, [N,3,H,W].
+#pragma once
+#include <nlohmann/json.hpp>
+#include <torch/torch.h>
+
+#include <string>
+
+namespace nst {
+
+struct TransformerNetOptions {
+  int64_t width = 32;                  // channels of the first conv; then 2x and 4x (16 = jcjohnson's half width)
+  int64_t res_blocks = 5;
+  std::string norm = "instance";       // instance | batch
+  std::string upsample = "nearest-conv";  // nearest-conv | transposed
+  std::string padding = "reflect";     // reflect | zero
+  std::string output = "linear";       // linear | tanh (127.5 * (1 + tanh))
+
+  void validate() const;               // throws naming the bad option
+  nlohmann::json to_json() const;
+  static TransformerNetOptions from_json(const nlohmann::json& json);  // validates; unknown keys are errors
+};
+
+// Reflection padding from narrow/flip/cat: works in bfloat16 (Debian's LibTorch 1.13 has no bf16
+// reflection_pad2d) and is faster than the built-in op in fp32 here. Needs pad < H and pad < W.
+torch::Tensor reflection_pad(const torch::Tensor& x, int64_t pad);
+
+// Conv with "same" padding (reflect or zero) and a stride, optionally preceded by x2 upsampling:
+// pytorch/examples' ConvLayer and UpsampleConvLayer in one (both keep their weights under "conv2d").
+// upsample "transposed" uses a stride-2 ConvTranspose2d ("conv_transpose2d") instead.
+class ConvLayerImpl : public torch::nn::Module {
+ public:
+  ConvLayerImpl(int64_t in, int64_t out, int64_t kernel, int64_t stride, const std::string& padding,
+                const std::string& upsample = "none");  // upsample: none | nearest-conv | transposed
+  torch::Tensor forward(const torch::Tensor& x);
+
+ private:
+  int64_t pad_;
+  bool reflect_, nearest_;
+  torch::nn::Conv2d conv2d_{nullptr};
+  torch::nn::ConvTranspose2d conv_transpose2d_{nullptr};
+};
+TORCH_MODULE(ConvLayer);
+
+// Normalization slot with its parameters directly under the slot's name (in1.weight), as in
+// pytorch/examples: instance norm (affine) or batch norm (with running statistics).
+class NormImpl : public torch::nn::Module {
+ public:
+  NormImpl(int64_t channels, const std::string& kind);
+  torch::Tensor forward(const torch::Tensor& x);
+
+ private:
+  bool batch_;
+  torch::Tensor weight_, bias_, running_mean_, running_var_;
+};
+TORCH_MODULE(Norm);
+
+class ResidualBlockImpl : public torch::nn::Module {
+ public:
+  ResidualBlockImpl(int64_t channels, const TransformerNetOptions& options);
+  torch::Tensor forward(const torch::Tensor& x);
+
+ private:
+  ConvLayer conv1_{nullptr}, conv2_{nullptr};
+  Norm in1_{nullptr}, in2_{nullptr};
+};
+TORCH_MODULE(ResidualBlock);
+
+class TransformerNetImpl : public torch::nn::Module {
+ public:
+  explicit TransformerNetImpl(TransformerNetOptions options = {});
+  torch::Tensor forward(const torch::Tensor& x);
+  const TransformerNetOptions& options() const { return options_; }
+
+  // Inputs must have H and W divisible by this and at least kMinSide (reflection pads need room);
+  // infer/ pads any image to satisfy both and crops back.
+  static constexpr int64_t kSizeMultiple = 4;
+  static constexpr int64_t kMinSide = 16;
+
+ private:
+  TransformerNetOptions options_;
+  ConvLayer conv1_{nullptr}, conv2_{nullptr}, conv3_{nullptr}, deconv1_{nullptr}, deconv2_{nullptr}, deconv3_{nullptr};
+  Norm in1_{nullptr}, in2_{nullptr}, in3_{nullptr}, in4_{nullptr}, in5_{nullptr};
+  std::vector<ResidualBlock> res_;
+};
+TORCH_MODULE(TransformerNet);
+
+}  // namespace nst

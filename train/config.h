@@ -1,0 +1,52 @@
+// YAML configuration shared by nst-train, nst-optimize and nst-eval: a tool's complete default
+// document is its schema; a config file and dotted key=value overrides (values parsed as YAML) are
+// merged over it. Unknown keys (with the closest valid one suggested) and wrong types are errors
+// naming the key.
+#pragma once
+#include <yaml-cpp/yaml.h>
+
+#include <map>
+#include <set>
+#include <string>
+#include <vector>
+
+namespace nst {
+
+class Config {
+ public:
+  // weight_maps: dotted keys whose children are free names mapping to numbers (e.g. the per-layer
+  // loss weights "loss.style.layers"); a file or override that sets one replaces it whole.
+  Config(const std::string& defaults_yaml, std::set<std::string> weight_maps = {});
+
+  void merge_file(const std::string& path);
+  void merge_yaml(const YAML::Node& node, const std::string& source);
+  void apply_override(const std::string& key_equals_value);  // "train.lr=1e-4", "style.images=[a.jpg]"
+
+  bool has(const std::string& key) const;
+  bool is_null(const std::string& key) const;
+  int64_t get_int(const std::string& key) const;
+  double get_double(const std::string& key) const;
+  bool get_bool(const std::string& key) const;
+  std::string get_string(const std::string& key) const;
+  std::vector<std::string> get_strings(const std::string& key) const;
+  std::vector<double> get_doubles(const std::string& key) const;
+  std::map<std::string, double> get_weights(const std::string& key) const;  // a weight map
+  void set(const std::string& key, const YAML::Node& value);  // validated like an override
+
+  const YAML::Node& root() const { return root_; }
+  std::string dump() const;  // the resolved document as YAML
+
+ private:
+  YAML::Node lookup(const std::string& key) const;  // throws for an unknown key
+  void merge_into(YAML::Node target, const YAML::Node& defaults, const YAML::Node& value, const std::string& prefix,
+                  const std::string& source);
+  void check_type(const YAML::Node& schema, const YAML::Node& value, const std::string& key,
+                  const std::string& source) const;
+  std::string suggest(const std::string& key) const;
+
+  YAML::Node schema_;  // the defaults, never modified
+  YAML::Node root_;
+  std::set<std::string> weight_maps_;
+};
+
+}  // namespace nst
