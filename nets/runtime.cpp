@@ -2,6 +2,7 @@
 
 #include <sched.h>
 
+#include <iostream>
 #include <stdexcept>
 #include <thread>
 
@@ -33,6 +34,18 @@ torch::Device pick_device(const std::string& name) {
     }
   }
   throw std::runtime_error("unknown device '" + name + "' (expected auto, cpu, cuda or cuda:N)");
+}
+
+int run_tool(const std::string& tool, const std::function<int()>& body) {
+  try {
+    return body();
+  } catch (const c10::Error& e) {
+    std::string message = e.what_without_backtrace();
+    std::cerr << tool << ": error: " << message.substr(0, message.find('\n')) << "\n";
+  } catch (const std::exception& e) {
+    std::cerr << tool << ": error: " << e.what() << "\n";
+  }
+  return 1;
 }
 
 }  // namespace nst
