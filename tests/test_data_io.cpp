@@ -1,0 +1,178 @@
+// Image I/O, atomic writes and the safetensors container (data/).
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <opencv2/imgcodecs.hpp>
+
+#include "data/atomic_file.h"
+#include "data/image_io.h"
+#include "data/progress.h"
+#include "data/safetensors.h"
+#include "test_support.h"
+
+namespace fs = std::filesystem;
+using nst::test::TempDir;
+
+namespace {
+
+void write_text(const std::string& path, const std::string& text) {
+  std::ofstream(path, std::ios::binary) << text;
+}
+
+std::string error_of(const std::function<void()>& f) {
+  try {
+    f();
+  } catch (const std::exception& e) {
+    return e.what();
+  }
+  return "";
+}
+
+}  // namespace
+
+TEST(ImageIo, PngRoundTripIsExactAndRgbOrdered) {
+  TempDir dir;
+  auto image = torch::randint(0, 256, {3, 7, 5}).to(torch::kFloat32);
+  image[0].fill_(255);  // pure red channel: catches BGR/RGB swaps
+  image[2].fill_(0);
+  nst::write_image(dir / "a.png", image);
+  auto back = nst::read_image(dir / "a.png");
+  ASSERT_EQ(back.sizes(), image.sizes());
+  EXPECT_TRUE(torch::equal(back, image));
+  cv::Mat raw = cv::imread(dir / "a.png");
+  EXPECT_EQ(raw.at<cv::Vec3b>(0, 0)[2], 255);  // OpenCV's BGR: red is the third channel
+  EXPECT_EQ(raw.at<cv::Vec3b>(0, 0)[0], 0);
+}
+
+TEST(ImageIo, GrayscaleIsExpandedToThreeChannels) {
+  TempDir dir;
+  cv::Mat gray(4, 6, CV_8UC1, cv::Scalar(77));
+  cv::imwrite(dir / "g.png", gray);
+  auto image = nst::read_image(dir / "g.png");
+  EXPECT_EQ(image.sizes(), (std::vector<int64_t>{3, 4, 6}));
+  EXPECT_EQ(image.min().item<float>(), 77.f);
+  EXPECT_EQ(image.max().item<float>(), 77.f);
+}
+
+TEST(ImageIo, BadFilesGiveOneLineErrorsNamingTheFile) {
+  TempDir dir;
+  write_text(dir / "empty.jpg", "");
+  write_text(dir / "text.jpg", "this is not a jpeg");
+  std::string jpeg;
+  {
+    std::vector<uchar> bytes;
+    cv::imencode(".jpg", cv::Mat(64, 64, CV_8UC3, cv::Scalar(10, 20, 30)), bytes);
+    jpeg.assign(bytes.begin(), bytes.begin() + 20);  // truncated inside the header
+  }
+  write_text(dir / "truncated.jpg", jpeg);
+  fs::create_directories(dir / "folder.jpg");
+
+  EXPECT_EQ(error_of([&] { nst::read_image(dir / "missing.jpg"); }), (dir / "missing.jpg") + ": no such file");
+  EXPECT_EQ(error_of([&] { nst::read_image(dir / "empty.jpg"); }), (dir / "empty.jpg") + ": empty file");
+  EXPECT_NE(error_of([&] { nst::read_image(dir / "text.jpg"); }).find("text.jpg: not an image or corrupt"), std::string::npos);
+  EXPECT_NE(error_of([&] { nst::read_image(dir / "truncated.jpg"); }).find("truncated.jpg: "), std::string::npos);
+  EXPECT_EQ(error_of([&] { nst::read_image(dir / "folder.jpg"); }), (dir / "folder.jpg") + ": not a regular file");
+  for (const auto& name : {"missing.jpg", "empty.jpg", "text.jpg", "truncated.jpg"})
+    EXPECT_EQ(error_of([&] { nst::read_image(dir / name); }).find('\n'), std::string::npos) << name;
+}
+
+TEST(ImageIo, WriteErrorsNameThePathAndLeaveNoTemporaryFile) {
+  TempDir dir;
+  auto image = torch::zeros({3, 4, 4});
+  EXPECT_NE(error_of([&] { nst::write_image(dir / "no/such/dir/out.png", image); }).find("no/such/dir/out.png"),
+            std::string::npos);
+  EXPECT_NE(error_of([&] { nst::write_image(dir / "noextension", image); }).find("needs an image extension"),
+            std::string::npos);
+  nst::write_image(dir / "ok.jpg", image, 90);
+  int files = 0;
+  for (const auto& entry : fs::directory_iterator(dir.str())) files += entry.is_regular_file();
+  EXPECT_EQ(files, 1);  // only ok.jpg, no leftover temporary
+}
+
+TEST(AtomicFile, FailedWriteKeepsThePreviousFile) {
+  TempDir dir;
+  nst::write_bytes_atomically(dir / "model.bin", "good");
+  EXPECT_THROW(nst::write_atomically(dir / "model.bin",
+                                     [](const std::string& tmp) {
+                                       std::ofstream(tmp) << "half";
+                                       throw std::runtime_error("crash in the middle");
+                                     }),
+               std::runtime_error);
+  std::ifstream in(dir / "model.bin");
+  std::string content((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  EXPECT_EQ(content, "good");
+  EXPECT_FALSE(fs::exists(nst::temporary_path_for(dir / "model.bin")));
+}
+
+TEST(SafeTensors, RoundTripKeepsDtypesShapesValuesAndMetadata) {
+  TempDir dir;
+  std::map<std::string, torch::Tensor> tensors = {
+      {"f32", torch::randn({2, 3})},
+      {"f16", torch::randn({4}).to(torch::kFloat16)},
+      {"bf16", torch::randn({1, 2, 2}).to(torch::kBFloat16)},
+      {"i64", torch::arange(5)},
+      {"empty", torch::zeros({0, 3})},
+  };
+  nst::write_safetensors(dir / "t.safetensors", tensors, {{"format", "test"}, {"note", "ünïcode"}});
+  auto back = nst::read_safetensors(dir / "t.safetensors");
+  EXPECT_EQ(back.metadata.at("format"), "test");
+  EXPECT_EQ(back.metadata.at("note"), "ünïcode");
+  ASSERT_EQ(back.tensors.size(), tensors.size());
+  for (const auto& [name, t] : tensors) {
+    EXPECT_EQ(back.tensors.at(name).scalar_type(), t.scalar_type()) << name;
+    EXPECT_TRUE(torch::equal(back.tensors.at(name), t)) << name;
+  }
+}
+
+TEST(SafeTensors, PythonReaderAgrees) {
+  NST_REQUIRE_OR_SKIP(nst::test::have_python_torch(), "python3-torch is not installed (bootstrap installs it)");
+  TempDir dir;
+  auto t = torch::randn({3, 5});
+  nst::write_safetensors(dir / "t.safetensors", {{"x", t}}, {{"k", "v"}});
+  const std::string script = "import sys; sys.path.insert(0, '" + nst::test::source_dir() +
+                             "/scripts'); import safetensors_io as s; t, m = s.load(sys.argv[1]); "
+                             "print(m['k'], ' '.join('%.6f' % v for v in t['x'].flatten().tolist()))";
+  auto result = nst::test::run_command(nst::test::python() + " -c \"" + script + "\" " + (dir / "t.safetensors"));
+  ASSERT_EQ(result.exit_code, 0) << result.output;
+  std::istringstream words(result.output);
+  std::string key;
+  words >> key;
+  EXPECT_EQ(key, "v");
+  auto flat = t.flatten();
+  for (int64_t i = 0; i < flat.numel(); ++i) {
+    double value;
+    words >> value;
+    EXPECT_NEAR(value, flat[i].item<double>(), 1e-5);
+  }
+}
+
+TEST(SafeTensors, CorruptContainersAreRejectedWithReasons) {
+  TempDir dir;
+  nst::write_safetensors(dir / "good.safetensors", {{"w", torch::ones({16})}});
+  std::ifstream in(dir / "good.safetensors", std::ios::binary);
+  std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+
+  write_text(dir / "short.safetensors", bytes.substr(0, 5));
+  EXPECT_NE(error_of([&] { nst::read_safetensors(dir / "short.safetensors"); }).find("not a safetensors file"),
+            std::string::npos);
+  write_text(dir / "truncated.safetensors", bytes.substr(0, bytes.size() - 10));
+  EXPECT_NE(error_of([&] { nst::read_safetensors(dir / "truncated.safetensors"); }).find("outside the file"),
+            std::string::npos);
+  std::string huge_header = bytes;
+  huge_header[6] = '\x7f';
+  write_text(dir / "huge.safetensors", huge_header);
+  EXPECT_NE(error_of([&] { nst::read_safetensors(dir / "huge.safetensors"); }).find("header length"), std::string::npos);
+  std::string bad_json = bytes;
+  bad_json[8] = '[';
+  write_text(dir / "json.safetensors", bad_json);
+  EXPECT_NE(error_of([&] { nst::read_safetensors(dir / "json.safetensors"); }).find("header"), std::string::npos);
+  EXPECT_NE(error_of([&] { nst::read_safetensors(dir / "absent.safetensors"); }).find("absent.safetensors: cannot open"),
+            std::string::npos);
+}
+
+TEST(Progress, DurationsAreFormattedAsHoursMinutesSeconds) {
+  EXPECT_EQ(nst::Progress::format_duration(0), "0:00:00");
+  EXPECT_EQ(nst::Progress::format_duration(3725.4), "1:02:05");
+  EXPECT_EQ(nst::Progress::format_duration(-1), "--:--");
+}
