@@ -1,7 +1,7 @@
 // Perceptual losses of Johnson et al. / Gatys et al. on a frozen loss network: content loss (MSE of
 // features), style loss (MSE of Gram matrices normalized by C*H*W), total variation; per-layer
 // weights and global weights. Style targets (one image or a weighted blend of several) are Gram
-// matrices computed once.
+// matrices computed once. Definitions with formulas: docs/loss-networks.md.
 #pragma once
 #include <torch/torch.h>
 
@@ -13,11 +13,13 @@
 
 namespace nst {
 
-// features [N,C,H,W] -> [N,C,C] = F F^T / (C*H*W)
+// features [N,C,H,W] -> [N,C,C] = F F^T / (C*H*W), computed in float32 (also under autocast).
 torch::Tensor gram_matrix(const torch::Tensor& features);
 
 // Mean squared difference between horizontally and vertically neighbouring pixels (sum of both means),
-// on the 0..255 scale divided by 255 so weights are resolution- and scale-independent.
+// on the 0..255 scale divided by 255 so weights are resolution- and scale-independent:
+//   tv(x) = mean_{n,c,i,j} ((x[i+1,j]-x[i,j])/255)^2 + mean_{n,c,i,j} ((x[i,j+1]-x[i,j])/255)^2
+// for images [N,C,H,W] (or [C,H,W]) in 0..255; a scalar (float32).
 torch::Tensor total_variation(const torch::Tensor& images);
 
 struct LossWeights {
@@ -35,25 +37,32 @@ struct LossTerms {
 
 class PerceptualLoss {
  public:
-  PerceptualLoss(LossNetwork net, LossWeights weights);  // checks layer names against the net
+  // Checks layer names against the net (unknown -> error listing the valid ones) and the weights
+  // (negative, or all zero, or a global weight > 0 with no layers -> error). Layers of weight 0, and
+  // the layers of a term whose global weight is 0, are not computed.
+  PerceptualLoss(LossNetwork net, LossWeights weights);
 
-  // Style images are RGB 0..255 [3,H,W] or [1,3,H,W]; blend weights are normalized to sum 1.
+  // Style images are RGB 0..255 [3,H,W] or [1,3,H,W] (used at the size given); blend weights must be
+  // positive, one per image, and are normalized to sum 1. Each image's Gram matrices are computed
+  // once, without gradient, and blended into one [1,C,C] target per style layer.
   void set_style_targets(const std::vector<torch::Tensor>& style_images, const std::vector<double>& blend_weights);
 
   // Content features of `content` (no gradient) for reuse across many calls (e.g. optimization).
+  // Batch 1 targets are broadcast over the batch of `output` in compute().
   std::map<std::string, torch::Tensor> content_targets(const torch::Tensor& content);
 
   // Loss of `output` [N,3,H,W] against content targets (features of the content batch) and the
-  // style targets set before.
+  // style targets set before. One forward pass through the loss network for all layers.
   LossTerms compute(const torch::Tensor& output, const std::map<std::string, torch::Tensor>& content_targets);
 
   const LossWeights& weights() const { return weights_; }
   LossNetwork& net() { return net_; }
+  const std::map<std::string, torch::Tensor>& style_grams() const { return style_grams_; }  // [1,C,C] per layer
 
  private:
   LossNetwork net_;
   LossWeights weights_;
-  std::vector<std::string> taps_;
+  std::vector<std::string> content_taps_, style_taps_, taps_;  // active layers (weight > 0); taps_ = union
   std::map<std::string, torch::Tensor> style_grams_;  // [1,C,C]
 };
 

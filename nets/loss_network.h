@@ -12,30 +12,42 @@
 
 namespace nst {
 
+// The networks LossNetwork knows, and the taps each offers in depth order (without building it).
+const std::vector<std::string>& loss_network_names();
+std::vector<std::string> loss_network_taps(const std::string& name);
+
 class LossNetworkImpl : public torch::nn::Module {
  public:
   // name: vgg16 | vgg19 | squeezenet1_1. weights_path: safetensors file; empty means random
-  // weights (current torch seed) with torch_rgb_01 preprocessing, for tests and benchmarks only.
+  // weights (current torch seed, Kaiming-normal so activations keep their scale with depth) with
+  // torch_rgb_01 preprocessing, for tests and benchmarks only.
   LossNetworkImpl(const std::string& name, const std::string& weights_path);
 
-  // rgb255: [N,3,H,W] RGB in 0..255 (any float dtype). Returns the activations at `taps`, running
-  // the net only as deep as the deepest requested tap. Unknown tap names are an error listing the valid ones.
+  // rgb255: [N,3,H,W] RGB in 0..255 (any float dtype; computed in the parameters' dtype, or as
+  // autocast decides). Returns the activations at `taps`, running the net only as deep as the
+  // deepest requested tap. Unknown tap names are an error listing the valid ones. Gradients flow
+  // to the input; parameters are frozen.
   std::map<std::string, torch::Tensor> forward(const torch::Tensor& rgb255, const std::vector<std::string>& taps);
+
+  // The network input after normalization (BGR flip, scale, mean/std) as the first layer sees it.
+  torch::Tensor normalize(const torch::Tensor& rgb255) const;
 
   const std::string& name() const { return name_; }
   const std::string& preprocess() const { return preprocess_; }  // caffe_bgr_255 | torch_rgb_01
   const std::vector<std::string>& tap_names() const { return tap_names_; }  // in depth order
   void check_taps(const std::vector<std::string>& taps) const;  // throws naming an unknown tap
+  torch::Device device() const { return scale_.device(); }
 
  private:
+  void load_weights(const std::string& path);
+
   std::string name_, preprocess_;
   std::vector<std::string> tap_names_;
-  // Implementation detail of the chosen architecture (layers in order, which index ends each tap).
-  torch::nn::Sequential features_{nullptr};
-  std::vector<std::pair<std::string, int64_t>> tap_after_layer_;
-  torch::Tensor mean_, scale_;  // applied after optional RGB->BGR: (x * scale_pre - mean) / std
+  torch::nn::Sequential features_{nullptr};  // torchvision's `features`, layer by layer
+  std::vector<std::pair<std::string, int64_t>> tap_after_layer_;  // tap -> index of the layer it follows
+  // normalized = rgb255 (channels flipped to BGR if bgr_) * scale_ + shift_, both [1,3,1,1] buffers.
+  torch::Tensor scale_, shift_;
   bool bgr_ = false;
-  double input_scale_ = 1.0;
 };
 TORCH_MODULE(LossNetwork);
 
