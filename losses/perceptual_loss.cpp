@@ -35,10 +35,13 @@ std::vector<std::string> active_layers(const LossNetwork& net, const std::map<st
       throw std::runtime_error("loss." + term + ".layers." + layer + " must be >= 0, got " + format_weight(weight));
     if (weight > 0 && global_weight > 0) active.push_back(layer);
   }
+  return active;
+}
+
+void check_has_layers(const std::vector<std::string>& active, double global_weight, const std::string& term) {
   if (global_weight > 0 && active.empty())
     throw std::runtime_error("loss." + term + ".weight is " + format_weight(global_weight) + " but loss." + term +
                              ".layers has no layer with a weight > 0");
-  return active;
 }
 
 torch::Tensor as_batch(const torch::Tensor& image, const std::string& what) {
@@ -78,6 +81,8 @@ PerceptualLoss::PerceptualLoss(LossNetwork net, LossWeights weights) : net_(std:
   if (content_taps_.empty() && style_taps_.empty() && weights_.tv_weight == 0)
     throw std::runtime_error("every loss weight is zero (loss.content.weight, loss.style.weight, loss.tv.weight and "
                              "their layers): nothing to optimize");
+  check_has_layers(content_taps_, weights_.content_weight, "content");
+  check_has_layers(style_taps_, weights_.style_weight, "style");
   taps_ = content_taps_;
   for (const auto& tap : style_taps_)
     if (std::find(taps_.begin(), taps_.end(), tap) == taps_.end()) taps_.push_back(tap);
