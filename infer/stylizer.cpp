@@ -1,1 +1,149 @@
-// placeholder until the stylizer lands
+#include "infer/stylizer.h"
+
+#include <opencv2/imgproc.hpp>
+
+#include <cmath>
+#include <fstream>
+#include <sstream>
+#include <stdexcept>
+
+#include "data/image_io.h"
+
+namespace nst {
+namespace {
+
+std::string gib_text(int64_t bytes) {
+  std::ostringstream out;
+  out.precision(1);
+  out << std::fixed << static_cast<double>(bytes) / (1 << 30) << " GiB";
+  return out.str();
+}
+
+// ITU-R BT.601 luma, as in YCrCb: with the chroma fixed, each of R, G, B moves one-for-one with Y.
+torch::Tensor luminance(const torch::Tensor& rgb) {
+  return 0.299 * rgb.select(-3, 0) + 0.587 * rgb.select(-3, 1) + 0.114 * rgb.select(-3, 2);
+}
+
+}  // namespace
+
+void StylizeOptions::validate() const {
+  if (max_size < 0) throw std::runtime_error("--max-size must be >= 0 (0 = no limit), got " + std::to_string(max_size));
+  if (!(scale > 0 && scale <= 16)) throw std::runtime_error("--scale must be in (0, 16], got " + std::to_string(scale));
+  if (!(strength >= 0 && strength <= 1)) throw std::runtime_error("--strength must be in 0..1, got " + std::to_string(strength));
+  if (precision != "fp32" && precision != "bf16")
+    throw std::runtime_error("--precision must be fp32 or bf16, got '" + precision + "'");
+}
+
+cv::Size target_size(int64_t height, int64_t width, const StylizeOptions& options) {
+  double h = std::max<double>(1, std::round(height * options.scale));
+  double w = std::max<double>(1, std::round(width * options.scale));
+  if (options.max_size > 0 && std::max(h, w) > options.max_size) {
+    const double f = static_cast<double>(options.max_size) / std::max(h, w);
+    h = std::max<double>(1, std::round(h * f));
+    w = std::max<double>(1, std::round(w * f));
+  }
+  return cv::Size(static_cast<int>(w), static_cast<int>(h));
+}
+
+Padded pad_for_net(const torch::Tensor& batch, int64_t multiple, int64_t min_side) {
+  namespace F = torch::nn::functional;
+  auto padded = batch;
+  int64_t before[2] = {0, 0};
+  for (int axis = 0; axis < 2; ++axis) {  // 0: height, 1: width
+    const int64_t size = batch.size(2 + axis);
+    const int64_t target = std::max(min_side, (size + multiple - 1) / multiple * multiple);
+    const int64_t total = target - size;
+    if (total == 0) continue;
+    before[axis] = total / 2;
+    const int64_t after = total - before[axis];
+    // Reflection needs pad < size; a tiny image falls back to repeating its edge.
+    const bool reflect = std::max(before[axis], after) < size;
+    const std::vector<int64_t> pads = axis == 0 ? std::vector<int64_t>{0, 0, before[axis], after}
+                                                : std::vector<int64_t>{before[axis], after, 0, 0};
+    auto pad_options = F::PadFuncOptions(pads);
+    if (reflect)
+      pad_options.mode(torch::kReflect);
+    else
+      pad_options.mode(torch::kReplicate);
+    padded = F::pad(padded, pad_options);
+  }
+  return {padded, before[0], before[1]};
+}
+
+int64_t available_memory_bytes() {
+  std::ifstream meminfo("/proc/meminfo");
+  std::string key;
+  int64_t value;
+  std::string unit;
+  while (meminfo >> key >> value) {
+    std::getline(meminfo, unit);
+    if (key == "MemAvailable:") return value * 1024;
+  }
+  return -1;
+}
+
+Stylizer::Stylizer(TransformerNet net, torch::Device device, StylizeOptions options)
+    : net_(std::move(net)), device_(device), options_(std::move(options)) {
+  options_.validate();
+  dtype_ = options_.precision == "bf16" ? torch::kBFloat16 : torch::kFloat32;
+  net_->eval();
+  net_->to(device_, dtype_);
+}
+
+int64_t Stylizer::estimated_bytes(int64_t height, int64_t width) const {
+  // Peak live activations sit at full resolution around deconv2/deconv3 (upsampled 2w channels,
+  // their padded copy and the conv output, plus the input/output images); calibrated against the
+  // peak RSS of a forward pass (docs/inference.md), with margin.
+  const int64_t element = dtype_ == torch::kBFloat16 ? 2 : 4;
+  const int64_t pixels = (height + 16) * (width + 16);
+  return pixels * (net_->options().width * 8 * element + 64) + (int64_t{64} << 20);
+}
+
+torch::Tensor Stylizer::forward(const torch::Tensor& batch) {
+  torch::InferenceMode inference;
+  auto output = net_(batch.to(device_, dtype_));
+  return output.to(torch::kFloat32);
+}
+
+torch::Tensor Stylizer::stylize_tensor(const torch::Tensor& rgb) {
+  TORCH_CHECK(rgb.dim() == 3 && rgb.size(0) == 3, "stylize_tensor expects [3,H,W], got ", rgb.sizes());
+  const int64_t height = rgb.size(1), width = rgb.size(2);
+  if (height < 1 || width < 1) throw std::runtime_error("image has zero size");
+  torch::InferenceMode inference;
+  auto content = rgb.to(device_, torch::kFloat32).unsqueeze(0);
+  const auto padded = pad_for_net(content, TransformerNetImpl::kSizeMultiple, TransformerNetImpl::kMinSide);
+  const int64_t need = estimated_bytes(padded.tensor.size(2), padded.tensor.size(3));
+  const int64_t have = device_.is_cpu() ? available_memory_bytes() : -1;
+  if (have >= 0 && need > have) {
+    // Largest longest side that fits, from memory scaling with the pixel count.
+    const double fit = std::sqrt(static_cast<double>(have) / need) * std::max(height, width) * 0.9;
+    throw std::runtime_error("image " + std::to_string(width) + "x" + std::to_string(height) + " needs about " +
+                             gib_text(need) + " of memory to stylize but only " + gib_text(have) +
+                             " is available; use --max-size " + std::to_string(static_cast<int64_t>(fit)) +
+                             " (or smaller)");
+  }
+  torch::Tensor stylized;
+  try {
+    stylized = forward(padded.tensor).narrow(2, padded.top, height).narrow(3, padded.left, width).clamp(0, 255);
+  } catch (const c10::Error& e) {
+    const std::string message = e.what_without_backtrace();
+    if (message.find("out of memory") != std::string::npos)
+      throw std::runtime_error("out of memory stylizing a " + std::to_string(width) + "x" + std::to_string(height) +
+                               " image; use --max-size to shrink it");
+    throw std::runtime_error(message.substr(0, message.find('\n')));
+  }
+  if (options_.preserve_color) stylized = content + (luminance(stylized) - luminance(content)).unsqueeze(1);
+  if (options_.strength < 1) stylized = options_.strength * stylized + (1 - options_.strength) * content;
+  return stylized.squeeze(0).clamp(0, 255).to(torch::kCPU);
+}
+
+cv::Mat Stylizer::stylize(const cv::Mat& bgr) {
+  if (bgr.empty()) throw std::runtime_error("image has zero size");
+  const cv::Size size = target_size(bgr.rows, bgr.cols, options_);
+  cv::Mat input = bgr;
+  if (size != bgr.size())
+    cv::resize(bgr, input, size, 0, 0, size.area() < bgr.size().area() ? cv::INTER_AREA : cv::INTER_CUBIC);
+  return tensor_to_mat(stylize_tensor(mat_to_tensor(input)));
+}
+
+}  // namespace nst

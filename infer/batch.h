@@ -1,0 +1,35 @@
+// What folder and video runs share: output options, the run summary, reporting a line above the
+// progress bar, and a Ctrl-C flag so an interrupted run stops cleanly (finished outputs kept,
+// nothing half-written; --skip-existing resumes).
+#pragma once
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace nst {
+
+struct OutputOptions {
+  int quality = 95;            // JPEG/WebP quality
+  std::string extension;       // folder outputs: new extension without dot ("" = keep the input's)
+  bool skip_existing = false;  // leave outputs that already exist (resume an interrupted run)
+  std::string fourcc;          // video codec ("" = from the output extension)
+};
+
+struct BatchSummary {
+  int64_t written = 0, skipped = 0;
+  std::vector<std::string> failures;  // "PATH: reason", one per failed file
+  bool interrupted = false;
+  double seconds = 0;
+  // Prints the summary (and the failures again) to stderr; returns the exit status: 0 when
+  // everything was written, 1 on failures, 130 when interrupted.
+  int report(const std::string& tool, const std::string& unit) const;
+};
+
+// Prints one line on stderr without garbling a progress bar drawn on a terminal.
+void report_line(const std::string& line);
+
+// SIGINT/SIGTERM set a flag that batch loops poll; a second signal ends the process at once.
+void install_interrupt_handler();
+bool interrupted();
+
+}  // namespace nst

@@ -1,0 +1,142 @@
+#include "infer/folder_job.h"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <mutex>
+#include <stdexcept>
+#include <thread>
+
+#include "data/image_io.h"
+#include "data/progress.h"
+#include "infer/bounded_queue.h"
+
+namespace fs = std::filesystem;
+
+namespace nst {
+namespace {
+
+struct ImageJob {
+  std::string input, output;
+  cv::Mat image;
+  std::string error;  // set when decoding failed
+};
+
+bool inside(const fs::path& path, const fs::path& directory) {
+  const auto mismatch = std::mismatch(directory.begin(), directory.end(), path.begin(), path.end());
+  return mismatch.first == directory.end();
+}
+
+std::vector<ImageJob> list_jobs(const std::string& input_dir, const std::string& output_dir, const OutputOptions& output,
+                                int64_t& skipped) {
+  const fs::path input_root = fs::weakly_canonical(input_dir), output_root = fs::weakly_canonical(output_dir);
+  if (input_root == output_root && output.extension.empty())
+    throw std::runtime_error(output_dir + ": output directory is the input directory (would overwrite the originals)");
+  std::vector<ImageJob> jobs;
+  std::error_code ec;
+  for (auto it = fs::recursive_directory_iterator(input_root, fs::directory_options::skip_permission_denied, ec);
+       it != fs::recursive_directory_iterator(); it.increment(ec)) {
+    if (ec) throw std::runtime_error(input_dir + ": cannot list directory (" + ec.message() + ")");
+    // Outputs written inside the input tree must not become inputs of a later run.
+    if (it->is_directory() && output_root != input_root && inside(it->path(), output_root)) {
+      it.disable_recursion_pending();
+      continue;
+    }
+    if (!it->is_regular_file() || !has_image_extension(it->path().string())) continue;
+    fs::path target = output_root / fs::relative(it->path(), input_root);
+    if (!output.extension.empty()) target.replace_extension("." + output.extension);
+    if (output.skip_existing && fs::exists(target)) {
+      ++skipped;
+      continue;
+    }
+    jobs.push_back({it->path().string(), target.string(), {}, {}});
+  }
+  if (ec) throw std::runtime_error(input_dir + ": cannot list directory (" + ec.message() + ")");
+  std::sort(jobs.begin(), jobs.end(), [](const ImageJob& a, const ImageJob& b) { return a.input < b.input; });
+  return jobs;
+}
+
+}  // namespace
+
+BatchSummary stylize_folder(Stylizer& stylizer, const std::string& input_dir, const std::string& output_dir,
+                            const OutputOptions& output) {
+  BatchSummary summary;
+  auto jobs = list_jobs(input_dir, output_dir, output, summary.skipped);
+  if (jobs.empty() && summary.skipped == 0)
+    throw std::runtime_error(input_dir + ": no images found (jpg, jpeg, png, bmp, webp, tif, tiff)");
+  std::error_code ec;
+  fs::create_directories(output_dir, ec);
+  if (ec || !fs::is_directory(output_dir) || ::access(output_dir.c_str(), W_OK) != 0)
+    throw std::runtime_error(output_dir + ": cannot create or write the output directory" +
+                             (ec ? " (" + ec.message() + ")" : ""));
+
+  Progress progress("stylize", static_cast<int64_t>(jobs.size()), "img");
+  std::mutex summary_mutex;
+  auto fail = [&](const std::string& message) {
+    report_line("nst-infer: skipped " + message);
+    std::lock_guard<std::mutex> lock(summary_mutex);
+    summary.failures.push_back(message);
+  };
+
+  BoundedQueue<ImageJob> decoded(2), stylized(2);
+  std::thread reader([&] {
+    for (auto& job : jobs) {
+      if (interrupted()) break;
+      try {
+        job.image = read_image_bgr(job.input);
+      } catch (const std::exception& e) {
+        job.error = e.what();
+      }
+      if (!decoded.push(std::move(job))) break;
+    }
+    decoded.close();
+  });
+  std::thread writer([&] {
+    while (auto job = stylized.pop()) {
+      try {
+        fs::create_directories(fs::path(job->output).parent_path());
+        write_image_bgr(job->output, job->image, output.quality);
+        std::lock_guard<std::mutex> lock(summary_mutex);
+        ++summary.written;
+      } catch (const std::exception& e) {
+        fail(e.what());
+      }
+    }
+  });
+  auto stop_threads = [&] {
+    decoded.close();
+    stylized.close();
+    reader.join();
+    writer.join();
+  };
+  try {
+    while (auto job = decoded.pop()) {
+      if (!job->error.empty()) {
+        fail(job->error);
+      } else {
+        try {
+          job->image = stylizer.stylize(job->image);
+          stylized.push(std::move(*job));
+        } catch (const std::exception& e) {
+          fail(job->input + ": " + e.what());
+        }
+      }
+      progress.advance(1);
+      if (interrupted()) break;
+    }
+  } catch (...) {
+    stop_threads();
+    throw;
+  }
+  stylized.close();  // the writer drains what is queued
+  decoded.close();
+  reader.join();
+  writer.join();
+  summary.interrupted = interrupted();
+  summary.seconds = progress.elapsed_seconds();
+  progress.finish();
+  return summary;
+}
+
+}  // namespace nst

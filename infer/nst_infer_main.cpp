@@ -1,0 +1,122 @@
+// nst-infer: applies a trained style model to an image, a directory of images or a video.
+#include <CLI/CLI.hpp>
+#include <opencv2/imgcodecs.hpp>
+
+#include <chrono>
+#include <filesystem>
+#include <iostream>
+
+#include "data/image_io.h"
+#include "infer/folder_job.h"
+#include "infer/stylizer.h"
+#include "infer/video_job.h"
+#include "nets/model_file.h"
+#include "nets/runtime.h"
+
+namespace fs = std::filesystem;
+
+namespace {
+
+double seconds_since(std::chrono::steady_clock::time_point start) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
+
+// One image: fail on a bad output path before spending time on the stylization.
+int stylize_one_image(nst::Stylizer& stylizer, const std::string& input, std::string output,
+                      const nst::OutputOptions& options) {
+  if (fs::is_directory(output)) {
+    fs::path target = fs::path(output) / fs::path(input).filename();
+    if (!options.extension.empty()) target.replace_extension("." + options.extension);
+    output = target.string();
+  }
+  if (options.skip_existing && fs::exists(output)) {
+    std::cerr << "nst-infer: " << output << " exists, skipped\n";
+    return 0;
+  }
+  if (!cv::haveImageWriter(output))
+    throw std::runtime_error(output + ": cannot write this image format (use .jpg, .png, .webp, .bmp or .tif)");
+  const auto parent = fs::path(output).parent_path();
+  std::error_code ec;
+  if (!parent.empty()) fs::create_directories(parent, ec);
+  if (ec) throw std::runtime_error(output + ": cannot create directory " + parent.string() + " (" + ec.message() + ")");
+
+  const cv::Mat image = nst::read_image_bgr(input);
+  const auto start = std::chrono::steady_clock::now();
+  cv::Mat result;
+  try {
+    result = stylizer.stylize(image);
+  } catch (const std::exception& e) {
+    throw std::runtime_error(input + ": " + e.what());
+  }
+  const double stylize_seconds = seconds_since(start);
+  nst::write_image_bgr(output, result, options.quality);
+  std::fprintf(stderr, "nst-infer: wrote %s (%dx%d) in %.2f s\n", output.c_str(), result.cols, result.rows,
+               stylize_seconds);
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  return nst::run_tool("nst-infer", [&] {
+    CLI::App app{
+        "Stylizes an image, a directory of images (recursively, mirrored into the output directory) or a video "
+        "with a trained style model.",
+        "nst-infer"};
+    app.option_defaults()->always_capture_default();
+    std::string model_path, input, output, device = "auto";
+    nst::StylizeOptions style;
+    nst::OutputOptions out;
+    int threads = 0;
+    app.add_option("--model", model_path, "Style model file (.safetensors)")->required();
+    app.add_option("--input", input, "Image, directory of images, or video (avi, mp4, mkv, mov, webm, ...)")->required();
+    app.add_option("--output", output,
+                   "Output image (format from its extension), directory (for a directory input), or video")
+        ->required();
+    app.add_option("--max-size", style.max_size, "Shrink so the longest side is at most N pixels (0 = no limit)")
+        ->check(CLI::NonNegativeNumber);
+    app.add_option("--scale", style.scale, "Resize by this factor before stylizing")->check(CLI::Range(0.01, 16.0));
+    app.add_flag("--preserve-color", style.preserve_color, "Keep the content's colours; take only luminance from the style");
+    app.add_option("--strength", style.strength, "Blend with the content: 0 = content, 1 = fully stylized")
+        ->check(CLI::Range(0.0, 1.0));
+    app.add_option("--precision", style.precision, "fp32, or bf16 (faster on CPUs with AVX512-BF16; see docs/inference.md)")
+        ->check(CLI::IsMember({"fp32", "bf16"}));
+    app.add_option("--threads", threads, "Intra-op threads (0 = all available cores)")->check(CLI::NonNegativeNumber);
+    app.add_option("--device", device, "auto, cpu, cuda or cuda:N");
+    app.add_option("--quality", out.quality, "JPEG/WebP quality")->check(CLI::Range(1, 100));
+    app.add_option("--output-ext", out.extension,
+                   "For a directory input: write outputs with this extension (e.g. png; empty = keep the input's)");
+    app.add_flag("--skip-existing", out.skip_existing, "Leave outputs that already exist (resume an interrupted run)");
+    app.add_option("--fourcc", out.fourcc, "Video codec (empty = from the output extension: avi MJPG, mp4 mp4v, webm VP80)");
+    try {
+      app.parse(argc, argv);
+    } catch (const CLI::CallForHelp& e) {
+      return app.exit(e);
+    } catch (const CLI::ParseError& e) {
+      throw std::runtime_error(std::string(e.what()) + " (see nst-infer --help)");
+    }
+    if (!out.extension.empty() && out.extension.front() == '.') out.extension.erase(0, 1);
+
+    std::error_code ec;
+    if (!fs::exists(input, ec)) throw std::runtime_error(input + ": no such file or directory");
+    const bool folder = fs::is_directory(input);
+    const bool video = !folder && nst::has_video_extension(input);
+    if (folder && fs::exists(output) && !fs::is_directory(output))
+      throw std::runtime_error(output + ": exists and is not a directory (a directory input needs an output directory)");
+    if (video && out.skip_existing && fs::exists(output)) {
+      std::cerr << "nst-infer: " << output << " exists, skipped\n";
+      return 0;
+    }
+
+    nst::configure_threads(threads);
+    const torch::Device target = nst::pick_device(device);
+    auto model = nst::load_model(model_path);
+    for (const auto& warning : model.warnings) std::cerr << "nst-infer: warning: " << warning << "\n";
+    nst::Stylizer stylizer(model.net, target, style);
+    nst::install_interrupt_handler();
+
+    if (folder) return stylize_folder(stylizer, input, output, out).report("nst-infer", "images");
+    if (video) return stylize_video(stylizer, input, output, out).report("nst-infer", "frames");
+    return stylize_one_image(stylizer, input, output, out);
+  });
+}

@@ -1,0 +1,68 @@
+// Applying a trained transform net to one image of any size: resize (--max-size/--scale), pad to
+// what the net needs and crop back, precision (fp32 | bf16), memory check, colour preservation and
+// strength blending. Batch drivers (folders, videos) build on this.
+#pragma once
+#include <opencv2/core.hpp>
+#include <torch/torch.h>
+
+#include <string>
+
+#include "nets/transformer_net.h"
+
+namespace nst {
+
+struct StylizeOptions {
+  int64_t max_size = 0;        // longest side after resizing; 0 = no limit (never upscales)
+  double scale = 1.0;          // resize factor applied before max_size
+  bool preserve_color = false; // keep the content's chroma, take luminance from the stylized image
+  double strength = 1.0;       // 0 = content, 1 = fully stylized
+  std::string precision = "fp32";  // fp32 | bf16
+  void validate() const;       // throws naming the bad option
+};
+
+// Size an image of h x w gets after --scale and --max-size (each side at least 1).
+cv::Size target_size(int64_t height, int64_t width, const StylizeOptions& options);
+
+class Stylizer {
+ public:
+  // Moves the net to `device`; bf16 converts its weights (see docs/inference.md for the error).
+  Stylizer(TransformerNet net, torch::Device device, StylizeOptions options);
+
+  // 8-bit BGR in, 8-bit BGR out of target_size(). Throws a message without the file name.
+  cv::Mat stylize(const cv::Mat& bgr);
+
+  // Float RGB [3,H,W] 0..255 in (any device), float RGB [3,H,W] 0..255 on the CPU out, same size
+  // (no resizing here).
+  torch::Tensor stylize_tensor(const torch::Tensor& rgb);
+
+  // The net alone on a [N,3,H,W] batch whose sides already satisfy the net: pad-free forward in the
+  // configured precision, float32 result on the net's device. For benchmarks and tests.
+  torch::Tensor forward(const torch::Tensor& batch);
+
+  // Rough peak bytes a forward pass at h x w needs (activations), used to refuse images that would
+  // exhaust memory.
+  int64_t estimated_bytes(int64_t height, int64_t width) const;
+
+  const StylizeOptions& options() const { return options_; }
+  torch::Device device() const { return device_; }
+
+ private:
+  TransformerNet net_;
+  torch::Device device_;
+  StylizeOptions options_;
+  torch::ScalarType dtype_;
+};
+
+// Pads [N,C,H,W] so both sides are multiples of `multiple` and at least `min_side`: reflection
+// where the image is big enough, edge replication otherwise. Returns the padded tensor; the
+// original sits at (top, left).
+struct Padded {
+  torch::Tensor tensor;
+  int64_t top, left;
+};
+Padded pad_for_net(const torch::Tensor& batch, int64_t multiple, int64_t min_side);
+
+// Bytes of memory the system can still give us (MemAvailable on Linux); -1 when unknown.
+int64_t available_memory_bytes();
+
+}  // namespace nst

@@ -1,0 +1,175 @@
+#include "nets/model_file.h"
+
+#include <algorithm>
+#include <regex>
+#include <set>
+#include <sstream>
+#include <stdexcept>
+
+#include "data/safetensors.h"
+
+namespace nst {
+namespace {
+
+std::runtime_error fail(const std::string& path, const std::string& problem) {
+  return std::runtime_error(path + ": " + problem);
+}
+
+std::string shape_text(c10::IntArrayRef shape) {
+  std::ostringstream out;
+  out << "[";
+  for (size_t i = 0; i < shape.size(); ++i) out << (i ? ", " : "") << shape[i];
+  out << "]";
+  return out.str();
+}
+
+// "a, b, c and N more": keeps one-line messages short for badly mismatched files.
+std::string name_list(const std::vector<std::string>& names) {
+  std::string text;
+  const size_t shown = std::min<size_t>(names.size(), 4);
+  for (size_t i = 0; i < shown; ++i) text += (i ? ", " : "") + names[i];
+  if (names.size() > shown) text += " and " + std::to_string(names.size() - shown) + " more";
+  return text;
+}
+
+// Every parameter and buffer of a net with these options, by state_dict name.
+std::map<std::string, torch::Tensor> expected_tensors(TransformerNet& net) {
+  std::map<std::string, torch::Tensor> expected;
+  for (const auto& item : net->named_parameters()) expected[item.key()] = item.value();
+  for (const auto& item : net->named_buffers()) expected[item.key()] = item.value();
+  return expected;
+}
+
+// Files without our metadata (e.g. pytorch/examples weights converted by other tools): infer the
+// options that tensor names and shapes reveal; the rest stay at pytorch/examples' defaults.
+TransformerNetOptions guess_architecture(const std::map<std::string, torch::Tensor>& tensors) {
+  TransformerNetOptions options;
+  auto conv1 = tensors.find("conv1.conv2d.weight");
+  if (conv1 != tensors.end() && conv1->second.dim() == 4) options.width = conv1->second.size(0);
+  const std::regex residual(R"(res(\d+)\.conv1\.conv2d\.weight)");
+  int64_t blocks = 0;
+  for (const auto& [name, tensor] : tensors) {
+    std::smatch match;
+    if (std::regex_match(name, match, residual)) blocks = std::max<int64_t>(blocks, std::stoll(match[1]));
+  }
+  options.res_blocks = blocks;
+  if (tensors.count("deconv1.conv_transpose2d.weight")) options.upsample = "transposed";
+  return options;
+}
+
+bool is_running_statistic(const std::string& name) {
+  for (const char* suffix : {".running_mean", ".running_var", ".num_batches_tracked"}) {
+    const std::string s(suffix);
+    if (name.size() > s.size() && name.compare(name.size() - s.size(), s.size(), s) == 0) return true;
+  }
+  return false;
+}
+
+}  // namespace
+
+void save_model(const std::string& path, TransformerNet& net, const nlohmann::json& provenance) {
+  std::map<std::string, torch::Tensor> tensors;
+  for (auto& [name, tensor] : expected_tensors(net)) {
+    auto value = tensor.detach().to(torch::kCPU, torch::kFloat32).contiguous();
+    // A non-finite model is unusable; refuse rather than write a file that will not load.
+    if (!torch::isfinite(value).all().item<bool>())
+      throw fail(path, "refusing to save: tensor '" + name + "' has NaN or infinite values");
+    tensors[name] = value;
+  }
+  write_safetensors(path, tensors,
+                    {{"format", kModelFormat},
+                     {"format_version", std::to_string(kModelFormatVersion)},
+                     {"architecture", net->options().to_json().dump()},
+                     {"provenance", provenance.dump()}});
+}
+
+LoadedModel load_model(const std::string& path) {
+  SafeTensors file = read_safetensors(path);
+  LoadedModel model;
+
+  TransformerNetOptions options;
+  const auto format = file.metadata.find("format");
+  if (format == file.metadata.end()) {
+    options = guess_architecture(file.tensors);
+    model.warnings.push_back(path + ": no nst metadata (plain pytorch/examples weights?); assuming architecture " +
+                             options.to_json().dump());
+  } else {
+    if (format->second != kModelFormat)
+      throw fail(path, "not a style model: format '" + format->second + "', expected '" + kModelFormat + "'");
+    const auto version = file.metadata.find("format_version");
+    if (version == file.metadata.end()) throw fail(path, "format_version missing from the metadata");
+    int number = 0;
+    try {
+      size_t used = 0;
+      number = std::stoi(version->second, &used);
+      if (used != version->second.size()) throw std::invalid_argument("trailing text");
+    } catch (const std::exception&) {
+      throw fail(path, "format_version '" + version->second + "' is not a number");
+    }
+    if (number < 1 || number > kModelFormatVersion)
+      throw fail(path, "format version " + std::to_string(number) + " is not supported (this build reads version " +
+                           std::to_string(kModelFormatVersion) + "; newer file?)");
+    const auto architecture = file.metadata.find("architecture");
+    if (architecture == file.metadata.end()) throw fail(path, "architecture missing from the metadata");
+    try {
+      options = TransformerNetOptions::from_json(nlohmann::json::parse(architecture->second));
+    } catch (const std::exception& e) {
+      throw fail(path, std::string("bad architecture metadata: ") + e.what());
+    }
+    const auto provenance = file.metadata.find("provenance");
+    if (provenance != file.metadata.end()) {
+      try {
+        model.provenance = nlohmann::json::parse(provenance->second);
+      } catch (const std::exception&) {
+        throw fail(path, "provenance metadata is not valid JSON");
+      }
+    }
+  }
+
+  model.net = TransformerNet(options);
+  auto expected = expected_tensors(model.net);
+
+  // Old pytorch/examples checkpoints (PyTorch < 0.4 InstanceNorm) carry running statistics the
+  // instance norm never uses: drop them. A batch-norm net keeps the ones it has.
+  std::vector<std::string> dropped;
+  for (auto it = file.tensors.begin(); it != file.tensors.end();) {
+    if (!expected.count(it->first) && is_running_statistic(it->first)) {
+      dropped.push_back(it->first);
+      it = file.tensors.erase(it);
+    } else {
+      ++it;
+    }
+  }
+  if (!dropped.empty())
+    model.warnings.push_back(path + ": ignored " + std::to_string(dropped.size()) +
+                             " stale running statistics tensors (" + name_list(dropped) + ")");
+
+  std::vector<std::string> missing, unknown;
+  for (const auto& [name, tensor] : expected)
+    if (!file.tensors.count(name)) missing.push_back(name);
+  for (const auto& [name, tensor] : file.tensors)
+    if (!expected.count(name)) unknown.push_back(name);
+  const std::string arch = " for architecture " + options.to_json().dump();
+  if (!missing.empty())
+    throw fail(path, std::to_string(missing.size()) + " tensors missing" + arch + ": " + name_list(missing));
+  if (!unknown.empty())
+    throw fail(path, std::to_string(unknown.size()) + " unknown tensors" + arch + ": " + name_list(unknown));
+
+  torch::NoGradGuard no_grad;
+  for (auto& [name, target] : expected) {
+    const auto& stored = file.tensors.at(name);
+    if (stored.sizes() != target.sizes())
+      throw fail(path, "tensor '" + name + "' has shape " + shape_text(stored.sizes()) + ", expected " +
+                           shape_text(target.sizes()) + arch);
+    if (!stored.is_floating_point())
+      throw fail(path, "tensor '" + name + "' has integer dtype " + std::string(c10::toString(stored.scalar_type())) +
+                           " (expected F32, F16 or BF16)");
+    auto value = stored.to(torch::kFloat32);
+    if (!torch::isfinite(value).all().item<bool>()) throw fail(path, "tensor '" + name + "' has NaN or infinite values");
+    target.copy_(value);
+  }
+  model.net->eval();
+  return model;
+}
+
+}  // namespace nst
