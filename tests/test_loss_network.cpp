@@ -267,5 +267,30 @@ TEST(LossNetwork, Bf16NetAndAutocast) {
   EXPECT_LT(relative_difference(bf16.to(torch::kFloat), reference), 5e-2);
 }
 
+// scripts/convert_torchvision_weights.py on a torchvision checkpoint (whole model, random weights,
+// named like the published file): our net on the converted file equals torchvision on the .pth.
+TEST(Converter, ConvertedCheckpointMatchesTorchvision) {
+  NST_REQUIRE_OR_SKIP(test::have_python_torch(), "needs Debian's python3-torch and python3-torchvision");
+  TempDir dir;
+  const auto pth = dir / "squeezenet1_1-b8a52dc0.pth";
+  // torchvision's model with random weights: its whole state dict to `pth`, its taps to reference.safetensors.
+  const auto reference = run_reference(dir, "squeezenet1_1", "--size 64 --seed 3 --save-pth " + pth);
+  const auto converter = test::python() + " " + test::source_dir() + "/scripts/convert_torchvision_weights.py ";
+  const auto converted = test::run_command(converter + pth + " " + dir / "converted.safetensors");
+  ASSERT_EQ(converted.exit_code, 0) << converted.output;
+  EXPECT_NE(converted.output.find("722496 parameters"), std::string::npos) << converted.output;
+  const auto file = read_safetensors(dir / "converted.safetensors");
+  EXPECT_EQ(file.metadata.at("preprocess"), "torch_rgb_01");
+  EXPECT_EQ(file.tensors.count("classifier.1.weight"), 0u);  // classifier dropped
+
+  LossNetwork net("squeezenet1_1", dir / "converted.safetensors");
+  expect_taps_match(net, reference);
+
+  const auto wrong = test::run_command(converter + pth + " --net vgg16 " + dir / "wrong.safetensors");
+  EXPECT_EQ(wrong.exit_code, 1);
+  EXPECT_NE(wrong.output.find("missing tensor 'features.2.weight' for vgg16"), std::string::npos) << wrong.output;
+  EXPECT_FALSE(std::filesystem::exists(dir / "wrong.safetensors"));
+}
+
 }  // namespace
 }  // namespace nst

@@ -5,8 +5,12 @@ weights, or --weights FILE reused as is) and OUT/reference.safetensors holding `
 [1,3,H,W]), `normalized` (what the first layer sees) and `tap.NAME` for every tap, captured with
 forward hooks (cloned, since torchvision's ReLUs are in place).
 
+With --save-pth FILE it instead saves the whole seeded random torchvision model's state dict (features
+and classifier, as torchvision publishes it) for the converter test and references that model
+(torch_rgb_01); with --pth FILE it loads such a checkpoint into torchvision's model.
+
 Usage: loss_network_reference.py NET OUT [--size 64] [--seed 0] [--preprocess torch_rgb_01|caffe_bgr_255]
-                                 [--weights FILE] [--image FILE]
+                                 [--weights FILE | --pth FILE | --save-pth FILE] [--image FILE]
 """
 import argparse
 import os
@@ -71,12 +75,21 @@ def main():
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--preprocess", default="torch_rgb_01", choices=["torch_rgb_01", "caffe_bgr_255"])
     parser.add_argument("--weights", help="use this safetensors file (and its metadata) instead of random weights")
+    parser.add_argument("--pth", help="load this torchvision checkpoint (whole model state dict)")
+    parser.add_argument("--save-pth", help="save the seeded random model's whole state dict here")
     parser.add_argument("--image", help="RGB 0..255 input from this safetensors file's `image` tensor [1,3,H,W]")
     args = parser.parse_args()
     torch.manual_seed(args.seed)
     torch.set_num_threads(1)
     features = build(args.net)
-    if args.weights:
+    if args.pth or args.save_pth:
+        model = getattr(torchvision.models, args.net)()
+        if args.save_pth:
+            torch.save(model.state_dict(), args.save_pth)
+        else:
+            model.load_state_dict(torch.load(args.pth, map_location="cpu"))
+        features, preprocess, mean_bgr = model.features.eval(), "torch_rgb_01", CAFFE_MEAN_BGR
+    elif args.weights:
         state, metadata = safetensors_io.load(args.weights)
         features.load_state_dict({k[len("features."):]: v.float() for k, v in state.items()})
         preprocess = metadata["preprocess"]
