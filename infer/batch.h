@@ -13,6 +13,7 @@ struct OutputOptions {
   std::string extension;       // folder outputs: new extension without dot ("" = keep the input's)
   bool skip_existing = false;  // leave outputs that already exist (resume an interrupted run)
   std::string fourcc;          // video codec ("" = from the output extension)
+  int64_t max_frames = 0;      // video: stop after this many frames (0 = all)
 };
 
 struct BatchSummary {

@@ -76,7 +76,7 @@ int main(int argc, char** argv) {
     app.add_option("--max-size", style.max_size, "Shrink so the longest side is at most N pixels (0 = no limit)")
         ->check(CLI::NonNegativeNumber);
     app.add_option("--scale", style.scale, "Resize by this factor before stylizing")->check(CLI::Range(0.01, 16.0));
-    app.add_flag("--preserve-color", style.preserve_color, "Keep the content's colours; take only luminance from the style");
+    app.add_flag("--preserve-color", style.preserve_color, "Keep the content's colours; take only luminance from the style (default: off)");
     app.add_option("--strength", style.strength, "Blend with the content: 0 = content, 1 = fully stylized")
         ->check(CLI::Range(0.0, 1.0));
     app.add_option("--precision", style.precision, "fp32, or bf16 (faster on CPUs with AVX512-BF16; see docs/inference.md)")
@@ -86,8 +86,10 @@ int main(int argc, char** argv) {
     app.add_option("--quality", out.quality, "JPEG/WebP quality")->check(CLI::Range(1, 100));
     app.add_option("--output-ext", out.extension,
                    "For a directory input: write outputs with this extension (e.g. png; empty = keep the input's)");
-    app.add_flag("--skip-existing", out.skip_existing, "Leave outputs that already exist (resume an interrupted run)");
+    app.add_flag("--skip-existing", out.skip_existing, "Leave outputs that already exist (resume an interrupted run; default: off)");
     app.add_option("--fourcc", out.fourcc, "Video codec (empty = from the output extension: avi MJPG, mp4 mp4v, webm VP80)");
+    app.add_option("--max-frames", out.max_frames, "Video: stylize only the first N frames (0 = all)")
+        ->check(CLI::NonNegativeNumber);
     try {
       app.parse(argc, argv);
     } catch (const CLI::CallForHelp& e) {

@@ -53,7 +53,8 @@ BatchSummary stylize_video(Stylizer& stylizer, const std::string& input, const s
     report_line("nst-infer: " + input + ": unknown frame rate, writing at 25 fps");
     fps = 25;
   }
-  const auto total = static_cast<int64_t>(std::max(0.0, capture.get(cv::CAP_PROP_FRAME_COUNT)));
+  auto total = static_cast<int64_t>(std::max(0.0, capture.get(cv::CAP_PROP_FRAME_COUNT)));
+  if (options.max_frames > 0) total = total > 0 ? std::min(total, options.max_frames) : options.max_frames;
   cv::Mat first;
   if (!capture.read(first) || first.empty()) throw std::runtime_error(input + ": no readable frames (corrupt video?)");
   const cv::Size size = target_size(first.rows, first.cols, stylizer.options());
@@ -69,10 +70,11 @@ BatchSummary stylize_video(Stylizer& stylizer, const std::string& input, const s
     BoundedQueue<cv::Mat> decoded(4), stylized(4);
     std::thread reader([&] {
       cv::Mat frame = first;
+      int64_t read = 0;
       do {
         if (interrupted() || !decoded.push(std::move(frame))) break;
         frame = cv::Mat();
-      } while (capture.read(frame) && !frame.empty());
+      } while (++read != options.max_frames && capture.read(frame) && !frame.empty());
       decoded.close();
     });
     std::thread encoder([&] {

@@ -1,0 +1,84 @@
+// TransformerNet against an independent reference: pytorch/examples' architecture written in
+// Python (tests/python/transformer_reference.py) run by Debian's python3-torch on the same
+// weights, imported through scripts/import_pytorch_model.py.
+#include "data/safetensors.h"
+#include "nets/model_file.h"
+#include "test_support.h"
+
+namespace nst {
+namespace {
+
+using test::TempDir;
+
+TEST(TransformerNet, MatchesPytorchExamplesThroughTheImporter) {
+  NST_REQUIRE_OR_SKIP(test::have_python_torch(), "python3-torch not installed (scripts/bootstrap.sh installs it)");
+  TempDir dir;
+  const std::string reference = test::source_dir() + "/tests/python/transformer_reference.py";
+  const std::string importer = test::source_dir() + "/scripts/import_pytorch_model.py";
+  auto made = test::run_command(test::python() + " " + reference + " make-checkpoint " + (dir / "style.pth") +
+                                " --seed 3 --stale-stats");
+  ASSERT_EQ(made.exit_code, 0) << made.output;
+  auto imported = test::run_command(test::python() + " " + importer + " " + (dir / "style.pth") + " " +
+                                    (dir / "style.safetensors"));
+  ASSERT_EQ(imported.exit_code, 0) << imported.output;
+  EXPECT_NE(imported.output.find("dropped 30 stale running statistics"), std::string::npos) << imported.output;
+
+  torch::manual_seed(11);
+  // Odd-looking but net-compatible size (multiple of 4): no padding involved on either side.
+  auto input = torch::rand({2, 3, 36, 44}) * 255;
+  write_safetensors(dir / "input.safetensors", {{"input", input}});
+  auto ran = test::run_command(test::python() + " " + reference + " forward " + (dir / "style.pth") + " " +
+                               (dir / "input.safetensors") + " " + (dir / "output.safetensors"));
+  ASSERT_EQ(ran.exit_code, 0) << ran.output;
+  auto expected = read_safetensors(dir / "output.safetensors").tensors.at("output");
+
+  auto model = load_model(dir / "style.safetensors");
+  EXPECT_TRUE(model.warnings.empty());
+  EXPECT_EQ(model.provenance.value("imported_from", ""), "style.pth");
+  torch::InferenceMode inference;
+  auto actual = model.net(input);
+  ASSERT_EQ(actual.sizes(), expected.sizes());
+  // The reference output spans a wide range, so agreement is not trivial.
+  EXPECT_GT((expected.max() - expected.min()).item<float>(), 100.0f);
+  const float max_diff = (actual - expected).abs().max().item<float>();
+  EXPECT_LT(max_diff, 0.5f) << "max abs difference on the 0..255 scale";
+}
+
+TEST(TransformerNet, ImporterRejectsWhatIsNotACheckpoint) {
+  NST_REQUIRE_OR_SKIP(test::have_python_torch(), "python3-torch not installed (scripts/bootstrap.sh installs it)");
+  TempDir dir;
+  test::run_command("echo 'not a checkpoint' > " + (dir / "bad.pth"));
+  auto result = test::run_command(test::python() + " " + test::source_dir() + "/scripts/import_pytorch_model.py " +
+                                  (dir / "bad.pth") + " " + (dir / "out.safetensors"));
+  EXPECT_NE(result.exit_code, 0);
+  EXPECT_NE(result.output.find(dir / "bad.pth"), std::string::npos) << result.output;
+  EXPECT_FALSE(std::filesystem::exists(dir / "out.safetensors"));
+}
+
+TEST(TransformerNet, ReflectionPadMatchesLibTorchAndWorksInBfloat16) {
+  auto x = torch::rand({2, 3, 9, 7});
+  namespace F = torch::nn::functional;
+  for (int64_t pad : {1, 4, 6}) {
+    auto expected = F::pad(x, F::PadFuncOptions({pad, pad, pad, pad}).mode(torch::kReflect));
+    EXPECT_TRUE(torch::equal(reflection_pad(x, pad), expected)) << pad;
+    EXPECT_TRUE(torch::equal(reflection_pad(x.to(torch::kBFloat16), pad), expected.to(torch::kBFloat16))) << pad;
+  }
+}
+
+TEST(TransformerNet, EveryArchitectureKeepsTheInputSize) {
+  torch::InferenceMode inference;
+  for (const auto& options : {TransformerNetOptions{8, 1, "instance", "nearest-conv", "reflect", "linear"},
+                              TransformerNetOptions{8, 2, "batch", "transposed", "zero", "tanh"}}) {
+    TransformerNet net(options);
+    net->eval();
+    auto y = net(torch::rand({1, 3, 20, 28}) * 255);
+    EXPECT_EQ(y.sizes(), (std::vector<int64_t>{1, 3, 20, 28})) << options.to_json().dump();
+    if (options.output == "tanh") {
+      EXPECT_GE(y.min().item<float>(), 0.0f);
+      EXPECT_LE(y.max().item<float>(), 255.0f);
+    }
+  }
+}
+
+}  // namespace
+}  // namespace nst
