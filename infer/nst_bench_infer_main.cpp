@@ -1,0 +1,187 @@
+// nst-bench-infer: the measurements behind scripts/bench_infer.sh. Median stylization time per
+// image size and precision, and the bf16 output error against fp32; also writes the random-weight
+// model and the JPEG folder the end-to-end run uses. Figures come from here, never from unit tests.
+#include <ATen/autocast_mode.h>
+#include <CLI/CLI.hpp>
+#include <opencv2/imgcodecs.hpp>
+#include <opencv2/imgproc.hpp>
+
+#include <algorithm>
+#include <chrono>
+#include <filesystem>
+#include <iostream>
+#include <sstream>
+
+#include "data/image_io.h"
+#include "infer/stylizer.h"
+#include "nets/model_file.h"
+#include "nets/runtime.h"
+
+namespace fs = std::filesystem;
+
+namespace {
+
+std::vector<std::string> split(const std::string& text) {
+  std::vector<std::string> parts;
+  std::stringstream in(text);
+  for (std::string part; std::getline(in, part, ',');)
+    if (!part.empty()) parts.push_back(part);
+  return parts;
+}
+
+cv::Size parse_size(const std::string& text) {
+  int w = 0, h = 0;
+  char x = 0;
+  std::istringstream in(text);
+  if (!(in >> w >> x >> h) || x != 'x' || w < 1 || h < 1) throw std::runtime_error("bad size '" + text + "' (expected WxH)");
+  return {w, h};
+}
+
+// A photo cropped and resized to exactly `size` (so timings and errors see natural image content).
+cv::Mat photo_of_size(const cv::Mat& photo, cv::Size size) {
+  const double scale = std::max(static_cast<double>(size.width) / photo.cols, static_cast<double>(size.height) / photo.rows);
+  cv::Mat resized;
+  cv::resize(photo, resized, cv::Size(), scale, scale, scale < 1 ? cv::INTER_AREA : cv::INTER_CUBIC);
+  const int x = (resized.cols - size.width) / 2, y = (resized.rows - size.height) / 2;
+  cv::Rect crop(x, y, std::min(size.width, resized.cols - x), std::min(size.height, resized.rows - y));
+  cv::Mat out;
+  cv::resize(resized(crop), out, size);
+  return out;
+}
+
+// The random-weight stand-in for a trained model: default architecture, last conv scaled so the
+// output spans 0..255 as a trained net's does (so bf16 errors are on a realistic scale).
+nst::TransformerNet random_net() {
+  torch::manual_seed(0);
+  nst::TransformerNet net;
+  torch::NoGradGuard no_grad;
+  auto params = net->named_parameters();
+  for (auto& item : params)
+    if (item.key().find("in") == 0 || item.key().find(".in") != std::string::npos) item.value().uniform_(0.5, 1.5);
+  params["deconv3.conv2d.weight"].mul_(60);
+  params["deconv3.conv2d.bias"].add_(128);
+  return net;
+}
+
+nst::TransformerNet copy_of(nst::TransformerNet& net) {
+  nst::TransformerNet copy(net->options());
+  torch::NoGradGuard no_grad;
+  auto from = net->named_parameters();
+  for (auto& item : copy->named_parameters()) item.value().copy_(from[item.key()]);
+  auto buffers = net->named_buffers();
+  for (auto& item : copy->named_buffers()) item.value().copy_(buffers[item.key()]);
+  copy->eval();
+  return copy;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  return nst::run_tool("nst-bench-infer", [&] {
+    CLI::App app{"Inference benchmark: median stylization time per size and precision, bf16 error vs fp32.",
+                 "nst-bench-infer"};
+    app.option_defaults()->always_capture_default();
+    std::string model_path, sizes = "256x256,512x512,1024x1024,1920x1080", precisions = "fp32,bf16,bf16-autocast";
+    std::string photo_path = "/usr/share/doc/opencv-doc/examples/data/fruits.jpg", save_model_path, images_dir,
+                source_dir;
+    int repeats = 5, threads = 0, count = 100, side = 512;
+    app.add_option("--model", model_path, "Model file (empty = default architecture with random weights)");
+    app.add_option("--sizes", sizes, "Comma-separated WxH sizes");
+    app.add_option("--precisions", precisions, "Comma-separated: fp32, bf16 (bf16 weights), bf16-autocast");
+    app.add_option("--repeats", repeats, "Timed runs per size (after one warm-up)")->check(CLI::PositiveNumber);
+    app.add_option("--threads", threads, "Intra-op threads (0 = all cores)");
+    app.add_option("--photo", photo_path, "Photo resized to each size as the input");
+    app.add_option("--save-model", save_model_path, "Only write the model used (random weights unless --model) here");
+    app.add_option("--make-images", images_dir, "Only write --count JPEGs of --side x --side into this directory");
+    app.add_option("--source", source_dir, "Photos to cut the --make-images JPEGs from (default: --photo)");
+    app.add_option("--count", count, "Number of JPEGs for --make-images")->check(CLI::PositiveNumber);
+    app.add_option("--side", side, "Side of the --make-images JPEGs")->check(CLI::PositiveNumber);
+    try {
+      app.parse(argc, argv);
+    } catch (const CLI::CallForHelp& e) {
+      return app.exit(e);
+    } catch (const CLI::ParseError& e) {
+      throw std::runtime_error(std::string(e.what()) + " (see --help)");
+    }
+    const int used_threads = nst::configure_threads(threads);
+    const cv::Mat photo = nst::read_image_bgr(photo_path);
+
+    if (!images_dir.empty()) {
+      std::vector<std::string> sources;
+      if (!source_dir.empty())
+        for (const auto& entry : fs::recursive_directory_iterator(source_dir))
+          if (entry.is_regular_file() && nst::has_image_extension(entry.path().string())) sources.push_back(entry.path());
+      std::sort(sources.begin(), sources.end());
+      fs::create_directories(images_dir);
+      for (int i = 0; i < count; ++i) {
+        cv::Mat source = sources.empty() ? photo : nst::read_image_bgr(sources[i % sources.size()]);
+        if (sources.size() < static_cast<size_t>(count))  // reused photos: shift so every file differs
+          source = source(cv::Rect(i % 7, i % 5, source.cols - 7, source.rows - 5)).clone();
+        char name[32];
+        std::snprintf(name, sizeof name, "img%04d.jpg", i);
+        nst::write_image_bgr((fs::path(images_dir) / name).string(), photo_of_size(source, {side, side}), 90);
+      }
+      std::cerr << "nst-bench-infer: wrote " << count << " JPEGs of " << side << "x" << side << " to " << images_dir << "\n";
+      return 0;
+    }
+
+    nst::TransformerNet net = model_path.empty() ? random_net() : nst::load_model(model_path).net;
+    if (!save_model_path.empty()) {
+      nst::save_model(save_model_path, net, {{"note", "random weights for benchmarking"}});
+      return 0;
+    }
+
+    std::cout << "# " << (model_path.empty() ? "default TransformerNet, random weights" : model_path) << ", "
+              << used_threads << " threads, input " << fs::path(photo_path).filename().string()
+              << " resized; median of " << repeats << " runs after a warm-up\n";
+    const auto precision_list = split(precisions);
+    std::cout << "| size |";
+    for (const auto& p : precision_list) std::cout << " " << p << " s/img |";
+    for (size_t i = 1; i < precision_list.size(); ++i)
+      std::cout << " " << precision_list[i] << " vs fp32 max / mean abs err |";
+    std::cout << "\n|---|";
+    for (size_t i = 1; i < 2 * precision_list.size(); ++i) std::cout << "---|";
+    std::cout << "\n";
+
+    for (const auto& size_text : split(sizes)) {
+      const cv::Size size = parse_size(size_text);
+      const auto input = nst::mat_to_tensor(photo_of_size(photo, size));
+      std::vector<double> medians;
+      std::vector<torch::Tensor> outputs;
+      for (const auto& precision : precision_list) {
+        nst::StylizeOptions options;
+        const bool autocast = precision == "bf16-autocast";
+        options.precision = autocast ? "fp32" : precision;
+        nst::Stylizer stylizer(copy_of(net), torch::kCPU, options);
+        at::autocast::set_cpu_enabled(autocast);
+        at::autocast::set_autocast_cpu_dtype(at::kBFloat16);
+        std::vector<double> times;
+        torch::Tensor output;
+        for (int run = 0; run <= repeats; ++run) {
+          const auto start = std::chrono::steady_clock::now();
+          output = stylizer.stylize_tensor(input);
+          const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+          if (run > 0) times.push_back(seconds);  // run 0 warms up (oneDNN primitive creation)
+        }
+        at::autocast::set_cpu_enabled(false);
+        at::autocast::clear_cache();
+        std::sort(times.begin(), times.end());
+        medians.push_back(times[times.size() / 2]);
+        outputs.push_back(output.round());  // errors as the user sees them: 8-bit values
+      }
+      std::cout << "| " << size_text << " |";
+      char cell[64];
+      for (double m : medians) {
+        std::snprintf(cell, sizeof cell, " %.3f |", m);
+        std::cout << cell;
+      }
+      for (size_t i = 1; i < outputs.size(); ++i) {
+        const auto diff = (outputs[i] - outputs[0]).abs();
+        std::snprintf(cell, sizeof cell, " %.0f / %.2f |", diff.max().item<double>(), diff.mean().item<double>());
+        std::cout << cell;
+      }
+      std::cout << "\n" << std::flush;
+    }
+    return 0;
+  });
+}
