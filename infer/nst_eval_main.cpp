@@ -18,9 +18,10 @@ int main(int argc, char** argv) {
   bool preserve_color = false, print_defaults = false;
   int threads = -1;
   app.add_option("--content", content, "content image or folder");
-  app.add_option("--style", style_paths, "style image (repeat for a blend; weights: style.weights=[...])");
+  app.add_option("--style", style_paths, "style image (repeat for a blend; weights: style.weights=[...])")
+      ->allow_extra_args(false);  // one value per flag, so key=value overrides after it stay positional
   app.add_option("--stylized", stylized, "stylized image or folder");
-  app.add_option("--config", config_files, "YAML config file(s), merged in order (configs/eval_*.yaml or optimize_*.yaml)");
+  app.add_option("--config", config_files, "YAML config file(s), merged in order (configs/eval_*.yaml or optimize_*.yaml)")->allow_extra_args(false);
   app.add_option("--json", json_path, "write the JSON lines to this file (atomically) instead of stdout");
   app.add_flag("--preserve-color", preserve_color, "score luminance only, as nst-optimize --preserve-color optimizes");
   app.add_option("--threads", threads, "intra-op threads, 0 = all cores (same as threads=N)");
