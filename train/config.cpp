@@ -80,6 +80,18 @@ std::runtime_error config_error(const std::string& source, const std::string& me
 Config::Config(const std::string& defaults_yaml, std::set<std::string> weight_maps)
     : schema_(YAML::Load(defaults_yaml)), root_(YAML::Clone(schema_)), weight_maps_(std::move(weight_maps)) {}
 
+Config::Config(const Config& other)
+    : schema_(YAML::Clone(other.schema_)), root_(YAML::Clone(other.root_)), weight_maps_(other.weight_maps_) {}
+
+Config& Config::operator=(const Config& other) {
+  if (this != &other) {
+    schema_.reset(YAML::Clone(other.schema_));  // reset rebinds; operator= would write through
+    root_.reset(YAML::Clone(other.root_));
+    weight_maps_ = other.weight_maps_;
+  }
+  return *this;
+}
+
 std::string Config::suggest(const std::string& key) const {
   std::vector<std::string> keys;
   collect_keys(schema_, "", keys);

@@ -17,6 +17,9 @@ class Config {
   // weight_maps: dotted keys whose children are free names mapping to numbers (e.g. the per-layer
   // loss weights "loss.style.layers"); a file or override that sets one replaces it whole.
   Config(const std::string& defaults_yaml, std::set<std::string> weight_maps = {});
+  // Copies are deep: YAML::Node copies would otherwise share (and modify) one document.
+  Config(const Config& other);
+  Config& operator=(const Config& other);
 
   void merge_file(const std::string& path);
   void merge_yaml(const YAML::Node& node, const std::string& source);
