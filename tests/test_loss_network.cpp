@@ -60,7 +60,6 @@ TEST_P(TorchvisionMatch, EveryTapAgreesWithTorchvision) {
 INSTANTIATE_TEST_SUITE_P(Networks, TorchvisionMatch,
                          ::testing::Values(std::make_tuple("vgg16", "torch_rgb_01"), std::make_tuple("vgg19", "torch_rgb_01"),
                                            std::make_tuple("squeezenet1_1", "torch_rgb_01"),
-                                           std::make_tuple("vgg16", "caffe_bgr_255"),
                                            std::make_tuple("squeezenet1_1", "caffe_bgr_255")),
                          [](const auto& info) { return std::get<0>(info.param) + "_" + std::get<1>(info.param); });
 
