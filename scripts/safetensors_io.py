@@ -23,7 +23,7 @@ def save(path, tensors, metadata=None):
         t = tensors[name].detach().cpu().contiguous()
         if t.dtype not in _DTYPES:
             raise ValueError(f"{name}: unsupported dtype {t.dtype}")
-        data = t.view(torch.uint8).numpy().tobytes() if t.numel() else b""
+        data = t.reshape(-1).view(torch.uint8).numpy().tobytes() if t.numel() else b""
         header[name] = {"dtype": _DTYPES[t.dtype], "shape": list(t.shape),
                         "data_offsets": [offset, offset + len(data)]}
         blobs.append(data)
