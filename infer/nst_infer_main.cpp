@@ -81,6 +81,8 @@ int main(int argc, char** argv) {
         ->check(CLI::Range(0.0, 1.0));
     app.add_option("--precision", style.precision, "fp32, or bf16 (faster on CPUs with AVX512-BF16; see docs/inference.md)")
         ->check(CLI::IsMember({"fp32", "bf16"}));
+    app.add_option("--tile", style.tile,
+                   "Stylize images larger than N pixels in overlapping N x N tiles, blended (0 = whole image; >= 64)");
     app.add_option("--threads", threads, "Intra-op threads (0 = all available cores)")->check(CLI::NonNegativeNumber);
     app.add_option("--device", device, "auto, cpu, cuda or cuda:N");
     app.add_option("--quality", out.quality, "JPEG/WebP quality")->check(CLI::Range(1, 100));

@@ -30,6 +30,7 @@ void StylizeOptions::validate() const {
   if (max_size < 0) throw std::runtime_error("--max-size must be >= 0 (0 = no limit), got " + std::to_string(max_size));
   if (!(scale > 0 && scale <= 16)) throw std::runtime_error("--scale must be in (0, 16], got " + std::to_string(scale));
   if (!(strength >= 0 && strength <= 1)) throw std::runtime_error("--strength must be in 0..1, got " + std::to_string(strength));
+  if (tile != 0 && tile < 64) throw std::runtime_error("--tile must be 0 (off) or at least 64, got " + std::to_string(tile));
   if (precision != "fp32" && precision != "bf16")
     throw std::runtime_error("--precision must be fp32 or bf16, got '" + precision + "'");
 }
@@ -105,12 +106,8 @@ torch::Tensor Stylizer::forward(const torch::Tensor& batch) {
   return output.to(torch::kFloat32);
 }
 
-torch::Tensor Stylizer::stylize_tensor(const torch::Tensor& rgb) {
-  TORCH_CHECK(rgb.dim() == 3 && rgb.size(0) == 3, "stylize_tensor expects [3,H,W], got ", rgb.sizes());
-  const int64_t height = rgb.size(1), width = rgb.size(2);
-  if (height < 1 || width < 1) throw std::runtime_error("image has zero size");
-  torch::InferenceMode inference;
-  auto content = rgb.to(device_, torch::kFloat32).unsqueeze(0);
+torch::Tensor Stylizer::stylize_whole(const torch::Tensor& content) {
+  const int64_t height = content.size(2), width = content.size(3);
   const auto padded = pad_for_net(content, TransformerNetImpl::kSizeMultiple, TransformerNetImpl::kMinSide);
   const int64_t need = estimated_bytes(padded.tensor.size(2), padded.tensor.size(3));
   const int64_t have = device_.is_cpu() ? available_memory_bytes() : -1;
@@ -120,18 +117,68 @@ torch::Tensor Stylizer::stylize_tensor(const torch::Tensor& rgb) {
     throw std::runtime_error("image " + std::to_string(width) + "x" + std::to_string(height) + " needs about " +
                              gib_text(need) + " of memory to stylize but only " + gib_text(have) +
                              " is available; use --max-size " + std::to_string(static_cast<int64_t>(fit)) +
-                             " (or smaller)");
+                             " (or smaller), or --tile 1024");
   }
-  torch::Tensor stylized;
   try {
-    stylized = forward(padded.tensor).narrow(2, padded.top, height).narrow(3, padded.left, width).clamp(0, 255);
+    return forward(padded.tensor).narrow(2, padded.top, height).narrow(3, padded.left, width).clamp(0, 255);
   } catch (const c10::Error& e) {
     const std::string message = e.what_without_backtrace();
     if (message.find("out of memory") != std::string::npos)
       throw std::runtime_error("out of memory stylizing a " + std::to_string(width) + "x" + std::to_string(height) +
-                               " image; use --max-size to shrink it");
+                               " image; use --max-size or --tile to shrink the work");
     throw std::runtime_error(message.substr(0, message.find('\n')));
   }
+}
+
+namespace {
+
+// Tile start offsets covering `size` with tiles of `tile` overlapping by at least `overlap`.
+std::vector<int64_t> tile_starts(int64_t size, int64_t tile, int64_t overlap) {
+  std::vector<int64_t> starts = {0};
+  while (starts.back() + tile < size) starts.push_back(std::min(starts.back() + tile - overlap, size - tile));
+  return starts;
+}
+
+// Blend weights along one side of a tile: 1 inside, rising linearly over the overlap towards a
+// neighbouring tile (never 0, so every pixel has weight).
+torch::Tensor ramp(int64_t length, int64_t overlap, bool before, bool after) {
+  auto weights = torch::ones({length});
+  auto rise = torch::arange(1, overlap + 1, torch::kFloat32) / (overlap + 1);
+  if (before) weights.narrow(0, 0, overlap).mul_(rise);
+  if (after) weights.narrow(0, length - overlap, overlap).mul_(rise.flip(0));
+  return weights;
+}
+
+}  // namespace
+
+torch::Tensor Stylizer::stylize_tiles(const torch::Tensor& content) {
+  const int64_t height = content.size(2), width = content.size(3);
+  const int64_t tile = options_.tile / TransformerNetImpl::kSizeMultiple * TransformerNetImpl::kSizeMultiple;
+  const int64_t overlap = std::max<int64_t>(16, (tile / 8 + 3) / 4 * 4);  // multiple of 4 keeps stride grids aligned
+  const int64_t tile_h = std::min(tile, height), tile_w = std::min(tile, width);
+  const auto rows = tile_starts(height, tile_h, overlap), cols = tile_starts(width, tile_w, overlap);
+  auto sum = torch::zeros_like(content), weight = torch::zeros({1, 1, height, width}, content.options());
+  for (size_t i = 0; i < rows.size(); ++i) {
+    const auto row_weights = ramp(tile_h, overlap, i > 0, i + 1 < rows.size()).to(content.device());
+    for (size_t j = 0; j < cols.size(); ++j) {
+      const auto col_weights = ramp(tile_w, overlap, j > 0, j + 1 < cols.size()).to(content.device());
+      const auto mask = row_weights.view({1, 1, tile_h, 1}) * col_weights.view({1, 1, 1, tile_w});
+      const auto piece = stylize_whole(content.narrow(2, rows[i], tile_h).narrow(3, cols[j], tile_w));
+      sum.narrow(2, rows[i], tile_h).narrow(3, cols[j], tile_w).add_(piece * mask);
+      weight.narrow(2, rows[i], tile_h).narrow(3, cols[j], tile_w).add_(mask);
+    }
+  }
+  return sum / weight;
+}
+
+torch::Tensor Stylizer::stylize_tensor(const torch::Tensor& rgb) {
+  TORCH_CHECK(rgb.dim() == 3 && rgb.size(0) == 3, "stylize_tensor expects [3,H,W], got ", rgb.sizes());
+  const int64_t height = rgb.size(1), width = rgb.size(2);
+  if (height < 1 || width < 1) throw std::runtime_error("image has zero size");
+  torch::InferenceMode inference;
+  auto content = rgb.to(device_, torch::kFloat32).unsqueeze(0);
+  const bool tiled = options_.tile > 0 && std::max(height, width) > options_.tile;
+  auto stylized = tiled ? stylize_tiles(content) : stylize_whole(content);
   if (options_.preserve_color) stylized = content + (luminance(stylized) - luminance(content)).unsqueeze(1);
   if (options_.strength < 1) stylized = options_.strength * stylized + (1 - options_.strength) * content;
   return stylized.squeeze(0).clamp(0, 255).to(torch::kCPU);

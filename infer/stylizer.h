@@ -17,6 +17,7 @@ struct StylizeOptions {
   bool preserve_color = false; // keep the content's chroma, take luminance from the stylized image
   double strength = 1.0;       // 0 = content, 1 = fully stylized
   std::string precision = "fp32";  // fp32 | bf16
+  int64_t tile = 0;            // >0: stylize in overlapping tiles of this side (huge images; 0 = whole image)
   void validate() const;       // throws naming the bad option
 };
 
@@ -32,7 +33,7 @@ class Stylizer {
   cv::Mat stylize(const cv::Mat& bgr);
 
   // Float RGB [3,H,W] 0..255 in (any device), float RGB [3,H,W] 0..255 on the CPU out, same size
-  // (no resizing here).
+  // (no resizing here). With options.tile, images larger than a tile go through stylize_tiles.
   torch::Tensor stylize_tensor(const torch::Tensor& rgb);
 
   // The net alone on a [N,3,H,W] batch whose sides already satisfy the net: pad-free forward in the
@@ -43,11 +44,17 @@ class Stylizer {
   // exhaust memory.
   int64_t estimated_bytes(int64_t height, int64_t width) const;
 
+  // Overlapping tiles (overlap tile/8, at least 16 px) blended with linear ramps. Each tile is
+  // normalized on its own (instance norm), so tiles may differ slightly in tone; for images too
+  // large to stylize whole. [1,3,H,W] float in, same out, on the device.
+  torch::Tensor stylize_tiles(const torch::Tensor& content);
+
   const StylizeOptions& options() const { return options_; }
   torch::Device device() const { return device_; }
 
  private:
   TransformerNet net_;
+  torch::Tensor stylize_whole(const torch::Tensor& content);  // pad, check memory, forward, crop
   torch::Device device_;
   StylizeOptions options_;
   torch::ScalarType dtype_;

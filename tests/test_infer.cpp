@@ -136,6 +136,33 @@ TEST(Stylizer, Bfloat16IsCloseToFloat32) {
   EXPECT_GT((fp32 - content).abs().mean().item<float>(), 5.0f);
 }
 
+TEST(Stylizer, TilesCoverTheImageAndAgreeWithTheWholeImage) {
+  // Batch norm in eval mode makes the net translation-equivariant apart from its borders, so tiles
+  // must reproduce the whole-image result up to the receptive field near tile edges.
+  TransformerNetOptions arch;
+  arch.width = 4;
+  arch.res_blocks = 1;
+  arch.norm = "batch";
+  torch::manual_seed(2);
+  TransformerNet net(arch);
+  {
+    torch::NoGradGuard no_grad;
+    net->named_parameters()["deconv3.conv2d.weight"].mul_(60);
+    net->named_parameters()["deconv3.conv2d.bias"].add_(128);
+  }
+  auto content = content_image(152, 204);  // multiples of 4: no padding shifts the stride-2 grids
+  StylizeOptions options;
+  auto whole = Stylizer(net, torch::kCPU, options).stylize_tensor(content);
+  options.tile = 64;
+  auto tiled = Stylizer(net, torch::kCPU, options).stylize_tensor(content);
+  ASSERT_EQ(tiled.sizes(), whole.sizes());
+  const auto diff = (tiled - whole).abs();
+  EXPECT_LT(diff.mean().item<float>(), 1.0f);
+  EXPECT_GT((whole - content).abs().mean().item<float>(), 5.0f);
+  // Away from every tile's border (the first tile's interior) the results are the same.
+  EXPECT_LT(diff.narrow(1, 10, 20).narrow(2, 10, 20).max().item<float>(), 0.01f);
+}
+
 TEST(Stylizer, RefusesImagesTooLargeForMemory) {
   Stylizer stylizer(small_net(), torch::kCPU, {});
   // A 100000x100000 view costs no memory itself; the stylizer must refuse before allocating.
@@ -273,7 +300,7 @@ TEST(NstInfer, HelpListsEveryOptionWithItsDefault) {
   EXPECT_EQ(result.exit_code, 0);
   for (const char* option : {"--model", "--input", "--output", "--max-size", "--scale", "--preserve-color", "--strength",
                              "--precision", "--threads", "--device", "--quality", "--skip-existing", "--output-ext",
-                             "--fourcc", "--max-frames", "=fp32", "=95", "=auto"})
+                             "--fourcc", "--max-frames", "--tile", "=fp32", "=95", "=auto"})
     EXPECT_NE(result.output.find(option), std::string::npos) << option;
 }
 
