@@ -76,11 +76,11 @@ namespace {
 
 std::string how_to_get_weights(const std::string& name) {
   if (name == "squeezenet1_1")
-    return "squeezenet1_1 weights: ../shared/weights/squeezenet1_1_imagenet_features.safetensors, or torchvision's "
-           "squeezenet1_1-b8a52dc0.pth converted with scripts/convert_torchvision_weights.py";
-  const std::string file = name == "vgg16" ? "vgg16-397923af.pth" : "vgg19-dcbb9e9d.pth";
-  return "download torchvision's " + file + " (https://download.pytorch.org/models/" + file +
-         ") and convert it with /usr/bin/python3 scripts/convert_torchvision_weights.py";
+    return "use ../shared/weights/squeezenet1_1_imagenet_features.safetensors, or convert torchvision's: "
+           "/usr/bin/python3 scripts/convert_torchvision_weights.py --download squeezenet1_1 squeezenet1_1.safetensors";
+  return "get torchvision's ImageNet weights and convert them: /usr/bin/python3 scripts/convert_torchvision_weights.py "
+         "--download " + name + " " + name + ".safetensors (or pass a downloaded " +
+         (name == "vgg16" ? "vgg16-397923af.pth" : "vgg19-dcbb9e9d.pth") + " instead of --download " + name + ")";
 }
 
 }  // namespace
