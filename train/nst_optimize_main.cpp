@@ -111,9 +111,11 @@ int main(int argc, char** argv) {
       } else {
         progress->advance(1, loss_note(r.losses));
       }
-      nlohmann::json line = {{"iteration", r.iteration}, {"level", r.level},   {"height", r.height},
-                             {"width", r.width},         {"evaluations", r.evaluations}, {"seconds", r.seconds},
-                             {"losses", r.losses}};
+      // Flat, like nst-train's log.jsonl, so scripts/plot_log.py plots it.
+      nlohmann::json line = r.losses;
+      line.update({{"iteration", r.iteration}, {"level", r.level}, {"height", r.height}, {"width", r.width},
+                   {"evaluations", r.evaluations}, {"seconds", r.seconds},
+                   {"it_per_s", r.seconds > 0 ? r.iteration / r.seconds : 0.0}});
       curve_text += line.dump() + "\n";
       if (!curve_path.empty() && r.iteration % 10 == 0) nst::write_bytes_atomically(curve_path, curve_text);
       if (snapshot_every > 0 && !level_start && r.iteration % snapshot_every == 0)

@@ -151,41 +151,25 @@ torch::Tensor resize_image(const torch::Tensor& rgb, int64_t height, int64_t wid
   return chw.clamp(0, 255).to(rgb.device());  // bicubic overshoots
 }
 
-namespace {
-
-// YIQ (NTSC) rows; luminance is the first.
-const double kYiq[3][3] = {{0.299, 0.587, 0.114}, {0.595716, -0.274453, -0.321263}, {0.211456, -0.522591, 0.311135}};
-
-torch::Tensor yiq_matrix(const torch::Tensor& like) {
-  return torch::tensor({kYiq[0][0], kYiq[0][1], kYiq[0][2], kYiq[1][0], kYiq[1][1], kYiq[1][2], kYiq[2][0], kYiq[2][1],
-                        kYiq[2][2]},
-                       torch::kFloat64)
-      .view({3, 3})
-      .to(like.device(), like.scalar_type());
-}
-
-}  // namespace
-
+// YIQ (NTSC) luminance, the same as BT.601 luma.
 torch::Tensor luminance(const torch::Tensor& rgb) {
   TORCH_CHECK(rgb.dim() >= 3 && rgb.size(-3) == 3, "luminance expects [...,3,H,W], got ", rgb.sizes());
-  return rgb.select(-3, 0).unsqueeze(-3) * kYiq[0][0] + rgb.select(-3, 1).unsqueeze(-3) * kYiq[0][1] +
-         rgb.select(-3, 2).unsqueeze(-3) * kYiq[0][2];
+  return rgb.select(-3, 0).unsqueeze(-3) * 0.299 + rgb.select(-3, 1).unsqueeze(-3) * 0.587 +
+         rgb.select(-3, 2).unsqueeze(-3) * 0.114;
 }
 
 torch::Tensor with_luminance(const torch::Tensor& rgb, const torch::Tensor& y) {
-  // RGB = M^-1 [Y I Q]; changing only Y adds (Y' - Y) times the first column of M^-1.
-  const auto column = torch::inverse(yiq_matrix(rgb).to(torch::kFloat64)).select(1, 0).to(rgb.scalar_type());
-  std::vector<int64_t> shape(static_cast<size_t>(rgb.dim()), 1);
-  shape[shape.size() - 3] = 3;
-  return rgb + (y - luminance(rgb)) * column.view(shape);
+  // The I and Q rows of the YIQ matrix sum to zero (and Y's to one), so adding the same amount to R,
+  // G and B changes Y by that amount and leaves I and Q as they are.
+  return rgb + (y - luminance(rgb));
 }
 
 std::map<std::string, double> loss_values(const LossTerms& terms) {
   auto value = [](const torch::Tensor& t) { return t.defined() ? t.item<double>() : 0.0; };
   std::map<std::string, double> values{
       {"total", value(terms.total)}, {"content", value(terms.content)}, {"style", value(terms.style)}, {"tv", value(terms.tv)}};
-  for (const auto& [layer, t] : terms.content_per_layer) values["content." + layer] = value(t);
-  for (const auto& [layer, t] : terms.style_per_layer) values["style." + layer] = value(t);
+  for (const auto& [layer, t] : terms.content_per_layer) values["content_" + layer] = value(t);
+  for (const auto& [layer, t] : terms.style_per_layer) values["style_" + layer] = value(t);
   return values;
 }
 

@@ -46,8 +46,8 @@ torch::Tensor luminance(const torch::Tensor& rgb);
 // `rgb` with its luminance replaced by `y` and its chrominance (I, Q) kept.
 torch::Tensor with_luminance(const torch::Tensor& rgb, const torch::Tensor& y);
 
-// Losses as plain numbers: total, content, style, tv, and content.LAYER / style.LAYER (weighted,
-// before the global weight, as in LossTerms).
+// Losses as plain numbers: total, content, style, tv, and content_LAYER / style_LAYER (weighted,
+// before the global weight, as in LossTerms), named as in nst-train's log.jsonl.
 std::map<std::string, double> loss_values(const LossTerms& terms);
 
 // The loss of images of one size against one content image and the (blended) style targets.
