@@ -104,6 +104,7 @@ int main(int argc, char** argv) {
       throw std::runtime_error(std::string(e.what()) + " (see --help)");
     }
     const int used_threads = nst::configure_threads(threads);
+    if (!getenv("NST_BENCH_DEFAULT_MALLOC")) nst::reuse_freed_memory();  // the env var measures its effect
     const cv::Mat photo = nst::read_image_bgr(photo_path);
 
     if (!images_dir.empty()) {

@@ -113,6 +113,7 @@ int main(int argc, char** argv) {
     }
 
     nst::configure_threads(threads);
+    nst::reuse_freed_memory();
     const torch::Device target = nst::pick_device(device);
     auto model = nst::load_model(model_path);
     for (const auto& warning : model.warnings) std::cerr << "nst-infer: warning: " << warning << "\n";

@@ -1,5 +1,6 @@
 #include "infer/stylizer.h"
 
+#include <malloc.h>
 #include <opencv2/imgproc.hpp>
 
 #include <cmath>
@@ -78,9 +79,14 @@ int64_t available_memory_bytes() {
   std::string unit;
   while (meminfo >> key >> value) {
     std::getline(meminfo, unit);
-    if (key == "MemAvailable:") return value * 1024;
+    if (key == "MemAvailable:") return value * 1024 + static_cast<int64_t>(mallinfo2().fordblks);
   }
   return -1;
+}
+
+void reuse_freed_memory() {
+  mallopt(M_MMAP_THRESHOLD, 1 << 30);
+  mallopt(M_TRIM_THRESHOLD, 1 << 30);
 }
 
 Stylizer::Stylizer(TransformerNet net, torch::Device device, StylizeOptions options)
