@@ -49,7 +49,7 @@ std::map<std::string, std::vector<std::string>> images_by_name(const std::string
   std::map<std::string, std::vector<std::string>> found;
   for (const auto& entry : fs::recursive_directory_iterator(dir, fs::directory_options::skip_permission_denied)) {
     if (!entry.is_regular_file() || !has_image_extension(entry.path().string())) continue;
-    const fs::path relative = fs::relative(entry.path(), dir);
+    const fs::path relative = entry.path().lexically_relative(dir);  // not fs::relative: keep symlinks as named
     found[(relative.parent_path() / relative.stem()).string()].push_back(entry.path().string());
   }
   return found;

@@ -8,6 +8,7 @@
 #include "data/image_io.h"
 #include "data/safetensors.h"
 #include "infer/evaluation.h"
+#include "nets/model_file.h"
 #include "test_support.h"
 
 namespace nst {
@@ -185,6 +186,36 @@ TEST_F(EvalTool, BadInputsGiveOneLineErrors) {
   EXPECT_EQ(ran.exit_code, 1) << ran.output;
   EXPECT_NE(ran.output.find("two.png"), std::string::npos) << ran.output;
   EXPECT_NE(ran.output.find("\"name\":\"one\""), std::string::npos) << ran.output;
+}
+
+TEST(CompareQuality, ScriptPlacesAModelOnTheOptimizerCurve) {
+  test::TempDir dir;
+  std::filesystem::create_directories(dir / "photos");
+  write_image(dir / "photos/p1.jpg", pattern(40, 56, 1.0));
+  write_image(dir / "photos/p2.png", pattern(48, 40, 2.0));
+  write_image(dir / "style.png", pattern(48, 48, 3.0));
+  torch::manual_seed(1);
+  TransformerNetOptions options;
+  options.width = 8, options.res_blocks = 1;
+  TransformerNet net(options);
+  save_model(dir / "model.safetensors", net, nlohmann::json::object());
+  std::ofstream(dir / "loss.yaml") << "loss_network: {name: squeezenet1_1, weights: random}\n"
+                                      "loss:\n  content: {layers: {fire3: 1.0}, weight: 1.0}\n"
+                                      "  style: {layers: {relu1: 1.0, fire2: 1.0}, weight: 1.0e4}\n";
+  const auto ran = test::run_command("cd " + test::source_dir() + " && CONFIG=" + dir / "loss.yaml" +
+                                     " SIZE=32 ITERATIONS='2 4' THREADS=1 BIN=" + test::bin_dir() + " WORK=" + dir / "work" +
+                                     " scripts/compare_quality.sh " + dir / "model.safetensors" + " " + dir / "style.png" +
+                                     " " + dir / "photos");
+  ASSERT_EQ(ran.exit_code, 0) << ran.output;
+  EXPECT_NE(ran.output.find("model loss ~= L-BFGS iteration"), std::string::npos) << ran.output;
+  EXPECT_NE(ran.output.find("p1 "), std::string::npos) << ran.output;
+  EXPECT_NE(ran.output.find("p2 "), std::string::npos) << ran.output;
+  EXPECT_TRUE(std::filesystem::exists(dir / "work/iter_4/p2.png"));
+  // Bad arguments: one clear line.
+  const auto bad = test::run_command(test::source_dir() + "/scripts/compare_quality.sh " + dir / "nope.safetensors" + " " +
+                                     dir / "style.png" + " " + dir / "photos");
+  EXPECT_NE(bad.exit_code, 0);
+  EXPECT_NE(bad.output.find("nope.safetensors: no such model file"), std::string::npos) << bad.output;
 }
 
 }  // namespace

@@ -1,0 +1,132 @@
+#!/usr/bin/env bash
+# Where does a feed-forward style model's loss land on the optimizer's loss curve?
+#
+#   scripts/compare_quality.sh MODEL STYLE EVAL_DIR
+#
+# 1. nst-infer stylizes the photos of EVAL_DIR with MODEL (longest side SIZE);
+# 2. nst-optimize (L-BFGS, from the content image) optimizes each photo with STYLE, keeping snapshots
+#    at the iteration counts in ITERATIONS;
+# 3. nst-eval scores the model's outputs and every snapshot with one loss definition (CONFIG);
+# 4. prints a table and e.g. "model loss ~= L-BFGS iteration 60" (Johnson et al. 2016 report that
+#    their nets reach roughly the loss of 50-100 L-BFGS iterations).
+#
+# Environment (defaults): CONFIG (configs/optimize_squeezenet.yaml; a loss config both nst-optimize
+# and nst-eval read), SIZE (256), ITERATIONS ("10 20 50 100 200"), LIMIT (0 = every photo),
+# THREADS (0 = all cores), BIN (build/bin), WORK (a new directory under /tmp; kept for inspection).
+# Run from the repository root (CONFIG's relative paths are relative to it).
+set -euo pipefail
+
+die() { echo "compare_quality: error: $*" >&2; exit 1; }
+
+[ $# -eq 3 ] || die "usage: scripts/compare_quality.sh MODEL STYLE EVAL_DIR (see the comments at the top)"
+MODEL=$1 STYLE=$2 EVAL_DIR=$3
+CONFIG=${CONFIG:-configs/optimize_squeezenet.yaml}
+SIZE=${SIZE:-256}
+ITERATIONS=${ITERATIONS:-"10 20 50 100 200"}
+LIMIT=${LIMIT:-0}
+THREADS=${THREADS:-0}
+BIN=${BIN:-build/bin}
+WORK=${WORK:-$(mktemp -d /tmp/compare_quality.XXXXXX)}
+
+[ -f "$MODEL" ] || die "$MODEL: no such model file"
+[ -f "$STYLE" ] || die "$STYLE: no such style image"
+[ -d "$EVAL_DIR" ] || die "$EVAL_DIR: no such folder"
+[ -f "$CONFIG" ] || die "$CONFIG: no such config file (set CONFIG=...)"
+for tool in nst-infer nst-optimize nst-eval; do
+  [ -x "$BIN/$tool" ] || die "$BIN/$tool not built (build first, e.g. scripts/bootstrap.sh, or set BIN=...)"
+done
+read -r -a counts <<< "$ITERATIONS"
+[ ${#counts[@]} -gt 0 ] || die "ITERATIONS is empty"
+max=0 step=0
+gcd() { local a=$1 b=$2; while [ "$b" -gt 0 ]; do local t=$((a % b)); a=$b; b=$t; done; echo "$a"; }
+for n in "${counts[@]}"; do
+  [[ $n =~ ^[1-9][0-9]*$ ]] || die "ITERATIONS must be positive whole numbers, got '$n'"
+  [ "$n" -gt "$max" ] && max=$n
+  step=$(gcd "$n" "$step")
+done
+
+mkdir -p "$WORK"/{content,model,optimize,snapshots,curves}
+# The photos (first LIMIT), copied into one folder so every tool sees the same set (copies, not
+# symlinks: tools that resolve links would see another folder).
+mapfile -t photos < <(find "$EVAL_DIR" -maxdepth 1 -type f \( -iname '*.jpg' -o -iname '*.jpeg' -o -iname '*.png' \
+  -o -iname '*.bmp' -o -iname '*.webp' -o -iname '*.tif' -o -iname '*.tiff' \) | sort)
+[ ${#photos[@]} -gt 0 ] || die "$EVAL_DIR: no images"
+[ "$LIMIT" -gt 0 ] && photos=("${photos[@]:0:$LIMIT}")
+for photo in "${photos[@]}"; do cp "$photo" "$WORK/content/"; done
+echo "compare_quality: ${#photos[@]} photo(s), ${SIZE}px, iterations ${counts[*]}, config $CONFIG; work in $WORK" >&2
+
+"$BIN/nst-infer" --model "$MODEL" --input "$WORK/content" --output "$WORK/model" --max-size "$SIZE" \
+  --output-ext png --threads "$THREADS" >&2
+
+for photo in "$WORK"/content/*; do
+  stem=$(basename "${photo%.*}")
+  "$BIN/nst-optimize" --config "$CONFIG" --content "$photo" --style "$STYLE" --output "$WORK/optimize/$stem.png" \
+    output.size="$SIZE" optimize.optimizer=lbfgs optimize.iterations="$max" optimize.schedule.sizes=[] \
+    optimize.schedule.iterations=[] optimize.init=content output.snapshot_every="$step" \
+    output.snapshot_dir="$WORK/snapshots" output.curve="$WORK/curves/$stem.jsonl" threads="$THREADS" > /dev/null
+  for n in "${counts[@]}"; do
+    mkdir -p "$WORK/iter_$n"
+    snapshot=$(printf '%s/snapshots/%s.iter%04d.png' "$WORK" "$stem" "$n")
+    # L-BFGS may stop early once converged: later counts are then the final image.
+    [ -f "$snapshot" ] || snapshot="$WORK/optimize/$stem.png"
+    cp "$snapshot" "$WORK/iter_$n/$stem.png"
+  done
+done
+
+"$BIN/nst-eval" --config "$CONFIG" --content "$WORK/content" --style "$STYLE" --stylized "$WORK/model" \
+  --json "$WORK/eval_model.jsonl" threads="$THREADS" > /dev/null
+for n in "${counts[@]}"; do
+  "$BIN/nst-eval" --config "$CONFIG" --content "$WORK/content" --style "$STYLE" --stylized "$WORK/iter_$n" \
+    --json "$WORK/eval_iter_$n.jsonl" threads="$THREADS" > /dev/null
+done
+
+# Placement: log-log interpolation between the scored snapshots, and the first iteration at which
+# the optimizer's own per-iteration curve (float image, before 8-bit rounding) goes below the model.
+python3 - "$WORK" "${counts[@]}" <<'EOF'
+import json, math, os, sys
+
+work, counts = sys.argv[1], sorted(int(n) for n in sys.argv[2:])
+
+def totals(path):
+    with open(path) as f:
+        return {e["name"]: e["losses"]["total"] for e in map(json.loads, filter(str.strip, f))}
+
+model = totals(os.path.join(work, "eval_model.jsonl"))
+optimizer = {n: totals(os.path.join(work, f"eval_iter_{n}.jsonl")) for n in counts}
+names = sorted(set(model).intersection(*optimizer.values()))
+if not names:
+    sys.exit("compare_quality: error: no photo was scored for both the model and the optimizer")
+
+def place(loss, curve):  # curve: [(iteration, loss)], loss falling
+    if loss >= curve[0][1]:
+        return f"<= {curve[0][0]}", float(curve[0][0])
+    for (n0, l0), (n1, l1) in zip(curve, curve[1:]):
+        if l1 <= loss <= l0:
+            if l0 == l1:
+                return f"{n0}", float(n0)
+            x = math.log(n0) + (math.log(n1) - math.log(n0)) * (math.log(l0) - math.log(loss)) / (math.log(l0) - math.log(l1))
+            return f"{math.exp(x):.0f}", math.exp(x)
+    return f"> {curve[-1][0]}", float(curve[-1][0])
+
+def crossing(name, loss):
+    path = os.path.join(work, "curves", name + ".jsonl")
+    if not os.path.exists(path):
+        return "-"
+    with open(path) as f:
+        for entry in map(json.loads, filter(str.strip, f)):
+            if entry["total"] <= loss:
+                return str(entry["iteration"])
+    return "never"
+
+header = f"{'photo':<20}{'model':>12}" + "".join(f"{'it ' + str(n):>12}" for n in counts) + f"{'~iteration':>12}{'curve':>8}"
+print(header)
+for name in names:
+    label, _ = place(model[name], [(n, optimizer[n][name]) for n in counts])
+    print(f"{name:<20}{model[name]:>12.5g}" + "".join(f"{optimizer[n][name]:>12.5g}" for n in counts) +
+          f"{label:>12}{crossing(name, model[name]):>8}")
+mean_model = sum(model[n] for n in names) / len(names)
+mean_curve = [(n, sum(optimizer[n][x] for x in names) / len(names)) for n in counts]
+label, _ = place(mean_model, mean_curve)
+print(f"{'mean':<20}{mean_model:>12.5g}" + "".join(f"{l:>12.5g}" for _, l in mean_curve) + f"{label:>12}")
+print(f"model loss ~= L-BFGS iteration {label} (mean total loss over {len(names)} photo(s); scores from nst-eval)")
+EOF
