@@ -27,13 +27,13 @@ threads: 0            # intra-op threads; 0 = all available cores
 loss_network:
   name: vgg19         # vgg19 | vgg16 | squeezenet1_1
   weights: null       # safetensors file (see scripts/convert_torchvision_weights.py), or "random" (tests only)
-loss:
+loss:                 # Gatys et al.'s VGG19 layers; style:content 1e6:1 as in PyTorch's neural style tutorial
   content:
     layers: {relu4_2: 1.0}  # layer -> weight
-    weight: 1.0e5
+    weight: 1.0
   style:
     layers: {relu1_1: 1.0, relu2_1: 1.0, relu3_1: 1.0, relu4_1: 1.0, relu5_1: 1.0}
-    weight: 1.0e10
+    weight: 1.0e6
   tv:
     weight: 0.0
 style:
