@@ -5,8 +5,10 @@
 # 100 512px JPEGs) against stylize alone.
 #   scripts/bench_infer.sh [MODEL]      (default: the default net with random weights)
 # Environment: BUILD_DIR (default build), THREADS (default 0 = all cores), REPEATS (default 5),
-# PRECISIONS (default fp32,bf16,bf16-autocast), SIZES, COUNT (default 100).
-# Other processes competing for the CPU distort the figures: run it on an idle machine.
+# PRECISIONS (default fp32,bf16,bf16-autocast), SIZES, COUNT (default 100), CPU_TIME=1 (per-image
+# process CPU time instead of wall time: with THREADS=1 a figure that other load barely changes).
+# Other processes competing for the CPU distort the wall-time figures (2 OpenMP threads spin-wait
+# for each other): run it on an idle machine.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 build=${BUILD_DIR:-build}
@@ -24,7 +26,7 @@ echo "## Machine: $(lscpu | sed -n 's/^Model name: *//p' | head -1), $(nproc) co
 echo
 echo "## Time per image (stylization only: pad, forward, crop)"
 "$build/bin/nst-bench-infer" ${model:+--model "$model"} --threads "$threads" --repeats "${REPEATS:-5}" \
-  --precisions "${PRECISIONS:-fp32,bf16,bf16-autocast}" \
+  ${CPU_TIME:+--cpu-time} --precisions "${PRECISIONS:-fp32,bf16,bf16-autocast}" \
   --sizes "${SIZES:-256x256,512x512,1024x1024,1920x1080}" | tee "$work/table.md"
 
 if [[ -z "$model" ]]; then
