@@ -2,6 +2,7 @@
 // folders matched by file name, as JSON lines plus a summary table. See docs/optimization.md.
 #include <CLI/CLI.hpp>
 
+#include <filesystem>
 #include <iostream>
 
 #include "data/atomic_file.h"
@@ -45,6 +46,8 @@ int main(int argc, char** argv) {
     if (style_paths.empty()) throw std::runtime_error("--style IMG is required (see --help)");
     if (stylized.empty()) throw std::runtime_error("--stylized IMG|DIR is required (see --help)");
 
+    if (!json_path.empty() && std::filesystem::path(json_path).has_parent_path())
+      std::filesystem::create_directories(std::filesystem::path(json_path).parent_path());
     nst::configure_threads(static_cast<int>(config.get_int("threads")));
     const nst::EvalPlan plan = nst::plan_evaluation(content, stylized);
     nst::Evaluator evaluator(config, style_paths);

@@ -326,6 +326,7 @@ class MemoizedObjective {
 
   const std::map<std::string, double>& values() const { return values_; }
   int64_t evaluations() const { return evaluations_; }
+  const torch::Tensor& gradient() const { return grad_; }  // at the last evaluated point
 
  private:
   StyleObjective& objective_;
@@ -402,6 +403,19 @@ OptimizeResult optimize_image(const Config& config, const torch::Tensor& content
                                                        torch::optim::AdamOptions(config.get_double("optimize.adam.lr")));
     }
     MemoizedObjective evaluate(objective, x, clamp);
+    // LibTorch's (like PyTorch's) first L-BFGS step is lr * g / |g|_1: over a million pixels that
+    // moves each by ~1e-6 grey levels, below float32 resolution near 255, and the line search wastes
+    // a dozen evaluations finding no step. Instead the first step moves the steepest pixel by
+    // kFirstStepPixels; later steps use lr on L-BFGS's curvature-scaled direction as usual.
+    constexpr double kFirstStepPixels = 4.0;
+    const double lbfgs_lr = config.get_double("optimize.lbfgs.lr");
+    std::function<double(const torch::Tensor&)> first_step_lr;
+    if (optimizer_name == "lbfgs")
+      first_step_lr = [&](const torch::Tensor& g) {
+        const double l1 = g.abs().sum().item<double>(), steepest = g.abs().max().item<double>();
+        if (!(steepest > 0)) return lbfgs_lr;
+        return lbfgs_lr * kFirstStepPixels / (steepest * std::min(1.0, 1.0 / l1));
+      };
 
     auto record = [&]() {
       IterationRecord r;
@@ -419,12 +433,12 @@ OptimizeResult optimize_image(const Config& config, const torch::Tensor& content
       evaluate();
       record();
       for (int64_t i = 0; i < levels[level].iterations && !result.stopped_early; ++i) {
-        const auto before = x.detach().clone();
+        if (first_step_lr && i == 0) optimizer->param_groups()[0].options().set_lr(first_step_lr(evaluate.gradient()));
         optimizer->step([&] { return evaluate(); });
+        if (first_step_lr && i == 0) optimizer->param_groups()[0].options().set_lr(lbfgs_lr);
         ++iteration;
         evaluate();
         record();
-        if (torch::equal(before, x.detach())) break;  // L-BFGS made no progress: converged at this size
       }
     } catch (const std::runtime_error& e) {
       throw std::runtime_error(std::string(e.what()) + " at iteration " + std::to_string(iteration) +
