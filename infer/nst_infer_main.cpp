@@ -99,6 +99,7 @@ int main(int argc, char** argv) {
     } catch (const CLI::ParseError& e) {
       throw std::runtime_error(std::string(e.what()) + " (see nst-infer --help)");
     }
+    style.validate();  // before the model loads: option errors come first
     if (!out.extension.empty() && out.extension.front() == '.') out.extension.erase(0, 1);
 
     std::error_code ec;
