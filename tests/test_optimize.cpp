@@ -243,6 +243,35 @@ TEST_F(OptimizeTool, FinalLossEqualsEvalOfWrittenImageAndPythonReference) {
   EXPECT_EQ(compared, 8);
 }
 
+TEST_F(OptimizeTool, PreserveColorScoresAgreeToo) {
+  auto ran = test::run_command(tool("nst-optimize") + " --preserve-color --content " + dir / "content.png" + " --style " +
+                               dir / "style.png" + " --output " + dir / "kept.png" + kTinyArgs +
+                               " output.size=48 optimize.iterations=4");
+  ASSERT_EQ(ran.exit_code, 0) << ran.output;
+  nlohmann::json summary;
+  std::istringstream output(ran.output);
+  for (std::string line; std::getline(output, line);)
+    if (line.rfind("{\"", 0) == 0) summary = nlohmann::json::parse(line);
+  ASSERT_TRUE(summary.contains("written_losses")) << ran.output;
+  ran = test::run_command(tool("nst-eval") + " --preserve-color --content " + dir / "content.png" + " --style " +
+                          dir / "style.png" + " --stylized " + dir / "kept.png" + kTinyArgs + " --json " + dir / "e.jsonl");
+  ASSERT_EQ(ran.exit_code, 0) << ran.output;
+  std::ifstream eval_file(dir / "e.jsonl");
+  std::string eval_line;
+  std::getline(eval_file, eval_line);
+  const auto eval = nlohmann::json::parse(eval_line)["losses"];
+  for (const auto& [key, value] : summary["written_losses"].items())
+    EXPECT_NEAR(eval[key].get<double>(), value.get<double>(), 1e-5 * std::abs(value.get<double>()) + 1e-9) << key;
+  // Scored in colour instead, the same image gives another number: the flag matters.
+  ran = test::run_command(tool("nst-eval") + " --content " + dir / "content.png" + " --style " + dir / "style.png" +
+                          " --stylized " + dir / "kept.png" + kTinyArgs + " --json " + dir / "c.jsonl");
+  ASSERT_EQ(ran.exit_code, 0) << ran.output;
+  std::ifstream colour_file(dir / "c.jsonl");
+  std::getline(colour_file, eval_line);
+  EXPECT_GT(std::abs(nlohmann::json::parse(eval_line)["losses"]["total"].get<double>() / eval["total"].get<double>() - 1),
+            1e-3);
+}
+
 TEST_F(OptimizeTool, BadInputsGiveOneLineErrors) {
   const std::string base = tool("nst-optimize") + " --content " + dir / "content.png" + " --output " + dir / "o.png";
   const std::string style = " --style " + dir / "style.png";
