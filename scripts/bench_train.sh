@@ -35,8 +35,9 @@ loss_network: {weights: random}
 train: {validate_every: 0, log_every: 1, checkpoint_every: 100000, threads: $threads}
 EOF
 
-vgg_layers='loss.content.layers={relu2_2: 1} loss.style.layers={relu1_2: 1, relu2_2: 1, relu3_3: 1, relu4_3: 1}'
-sqz_layers='loss.content.layers={fire5: 1} loss.style.layers={relu1: 1, fire2: 1, fire3: 1, fire5: 1, fire7: 1}'
+# JSON-style maps: no spaces, so each override stays one word.
+vgg_layers='loss.content.layers={"relu2_2":1} loss.style.layers={"relu1_2":1,"relu2_2":1,"relu3_3":1,"relu4_3":1}'
+sqz_layers='loss.content.layers={"fire5":1} loss.style.layers={"relu1":1,"fire2":1,"fire3":1,"fire5":1,"fire7":1}'
 rows=(
   "vgg16 width32 256px batch4 fp32|loss_network.name=vgg16 model.width=32 data.image_size=256 train.batch_size=4 $vgg_layers"
   "squeezenet width32 256px batch4 fp32|loss_network.name=squeezenet1_1 model.width=32 data.image_size=256 train.batch_size=4 $sqz_layers"
