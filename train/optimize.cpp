@@ -350,6 +350,28 @@ torch::Tensor initial_variable(const std::string& init, StyleObjective& objectiv
   return objective.to_variable(resize_image(read_image(init), h, w));
 }
 
+std::unique_ptr<torch::optim::Optimizer> make_optimizer(const Config& config, const torch::Tensor& x) {
+  if (config.get_string("optimize.optimizer") == "adam")
+    return std::make_unique<torch::optim::Adam>(std::vector<torch::Tensor>{x},
+                                                torch::optim::AdamOptions(config.get_double("optimize.adam.lr")));
+  auto options = torch::optim::LBFGSOptions(config.get_double("optimize.lbfgs.lr"))
+                     .max_iter(1)  // one iteration per step(): progress, curve and snapshots per iteration
+                     .max_eval(1000)
+                     .history_size(config.get_int("optimize.lbfgs.history_size"));
+  if (config.get_string("optimize.lbfgs.line_search") == "strong_wolfe") options.line_search_fn("strong_wolfe");
+  return std::make_unique<torch::optim::LBFGS>(std::vector<torch::Tensor>{x}, options);
+}
+
+// LibTorch's (like PyTorch's) first L-BFGS step is lr * g / |g|_1: over a million pixels that moves
+// each by ~1e-6 grey levels, below float32 resolution near 255, so the step changes nothing and the
+// line search wastes a dozen evaluations. This lr makes the first step move the steepest pixel by 4
+// grey levels; later steps use lr on L-BFGS's curvature-scaled direction as usual.
+double first_lbfgs_step_lr(double lr, const torch::Tensor& gradient) {
+  const double l1 = gradient.abs().sum().item<double>(), steepest = gradient.abs().max().item<double>();
+  if (!(steepest > 0)) return lr;
+  return lr * 4.0 / (steepest * std::min(1.0, 1.0 / l1));
+}
+
 }  // namespace
 
 OptimizeResult optimize_image(const Config& config, const torch::Tensor& content, const std::vector<torch::Tensor>& styles,
@@ -390,33 +412,8 @@ OptimizeResult optimize_image(const Config& config, const torch::Tensor& content
     }
     x = x.detach().clone().requires_grad_(true);
 
-    std::unique_ptr<torch::optim::Optimizer> optimizer;
-    if (optimizer_name == "lbfgs") {
-      auto options = torch::optim::LBFGSOptions(config.get_double("optimize.lbfgs.lr"))
-                         .max_iter(1)  // one iteration per step() so progress and snapshots are per iteration
-                         .max_eval(1000)
-                         .history_size(config.get_int("optimize.lbfgs.history_size"));
-      if (line_search == "strong_wolfe") options.line_search_fn("strong_wolfe");
-      optimizer = std::make_unique<torch::optim::LBFGS>(std::vector<torch::Tensor>{x}, options);
-    } else {
-      optimizer = std::make_unique<torch::optim::Adam>(std::vector<torch::Tensor>{x},
-                                                       torch::optim::AdamOptions(config.get_double("optimize.adam.lr")));
-    }
+    auto optimizer = make_optimizer(config, x);
     MemoizedObjective evaluate(objective, x, clamp);
-    // LibTorch's (like PyTorch's) first L-BFGS step is lr * g / |g|_1: over a million pixels that
-    // moves each by ~1e-6 grey levels, below float32 resolution near 255, and the line search wastes
-    // a dozen evaluations finding no step. Instead the first step moves the steepest pixel by
-    // kFirstStepPixels; later steps use lr on L-BFGS's curvature-scaled direction as usual.
-    constexpr double kFirstStepPixels = 4.0;
-    const double lbfgs_lr = config.get_double("optimize.lbfgs.lr");
-    std::function<double(const torch::Tensor&)> first_step_lr;
-    if (optimizer_name == "lbfgs")
-      first_step_lr = [&](const torch::Tensor& g) {
-        const double l1 = g.abs().sum().item<double>(), steepest = g.abs().max().item<double>();
-        if (!(steepest > 0)) return lbfgs_lr;
-        return lbfgs_lr * kFirstStepPixels / (steepest * std::min(1.0, 1.0 / l1));
-      };
-
     auto record = [&]() {
       IterationRecord r;
       r.iteration = iteration;
@@ -433,9 +430,11 @@ OptimizeResult optimize_image(const Config& config, const torch::Tensor& content
       evaluate();
       record();
       for (int64_t i = 0; i < levels[level].iterations && !result.stopped_early; ++i) {
-        if (first_step_lr && i == 0) optimizer->param_groups()[0].options().set_lr(first_step_lr(evaluate.gradient()));
+        auto& options = optimizer->param_groups()[0].options();
+        const double lr = options.get_lr();
+        if (i == 0 && optimizer_name == "lbfgs") options.set_lr(first_lbfgs_step_lr(lr, evaluate.gradient()));
         optimizer->step([&] { return evaluate(); });
-        if (first_step_lr && i == 0) optimizer->param_groups()[0].options().set_lr(lbfgs_lr);
+        options.set_lr(lr);
         ++iteration;
         evaluate();
         record();
