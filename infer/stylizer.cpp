@@ -114,8 +114,12 @@ torch::Tensor Stylizer::forward(const torch::Tensor& batch) {
 
 torch::Tensor Stylizer::stylize_whole(const torch::Tensor& content) {
   const int64_t height = content.size(2), width = content.size(3);
-  const auto padded = pad_for_net(content, TransformerNetImpl::kSizeMultiple, TransformerNetImpl::kMinSide);
-  const int64_t need = estimated_bytes(padded.tensor.size(2), padded.tensor.size(3));
+  // Checked before padding, which already copies the image.
+  auto padded_side = [](int64_t side) {
+    const int64_t m = TransformerNetImpl::kSizeMultiple;
+    return std::max(TransformerNetImpl::kMinSide, (side + m - 1) / m * m);
+  };
+  const int64_t need = estimated_bytes(padded_side(height), padded_side(width));
   const int64_t have = device_.is_cpu() ? available_memory_bytes() : -1;
   if (have >= 0 && need > have) {
     // Largest longest side that fits, from memory scaling with the pixel count.
@@ -125,6 +129,7 @@ torch::Tensor Stylizer::stylize_whole(const torch::Tensor& content) {
                              " is available; use --max-size " + std::to_string(static_cast<int64_t>(fit)) +
                              " (or smaller), or --tile 1024");
   }
+  const auto padded = pad_for_net(content, TransformerNetImpl::kSizeMultiple, TransformerNetImpl::kMinSide);
   try {
     return forward(padded.tensor).narrow(2, padded.top, height).narrow(3, padded.left, width).clamp(0, 255);
   } catch (const c10::Error& e) {
