@@ -5,6 +5,9 @@ __metadata__ (format, format_version, architecture, provenance). Runs with Debia
 
   scripts/import_pytorch_model.py candy.pth candy.safetensors [--style-name candy]
 
+The checkpoint is read with torch.load(weights_only=True): plain state dicts (also inside
+{"state_dict": ...}) load, pickled modules are refused rather than executed.
+
 The deprecated running_mean/running_var tensors of old (PyTorch < 0.4) InstanceNorm checkpoints are
 dropped with a note. The architecture (width, number of residual blocks) is read from the tensor
 shapes; every tensor is checked against the names that architecture needs. Writing is atomic.
@@ -31,12 +34,13 @@ def fail(path, problem):
 
 
 def state_dict_of(path):
+    # weights_only: a checkpoint from the internet must not run code while loading (torch >= 1.13).
     try:
-        loaded = torch.load(path, map_location="cpu")
+        loaded = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as e:  # pickle, zip and torch errors alike: report in one line
-        fail(path, f"cannot read as a PyTorch checkpoint ({type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''})")
-    if isinstance(loaded, torch.nn.Module):
-        loaded = loaded.state_dict()
+        first_line = str(e).splitlines()[0] if str(e) else ""
+        fail(path, f"cannot read as a PyTorch state dict ({type(e).__name__}: {first_line[:200]}); "
+                   "a pickled module must be re-saved as its state_dict()")
     if isinstance(loaded, dict) and "state_dict" in loaded and isinstance(loaded["state_dict"], dict):
         loaded = loaded["state_dict"]
     if not isinstance(loaded, dict) or not all(isinstance(v, torch.Tensor) for v in loaded.values()):
