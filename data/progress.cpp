@@ -40,9 +40,13 @@ void Progress::advance(int64_t n, const std::string& note) {
   }
 }
 
-void Progress::finish(const std::string& note) { draw(note, true); }
+void Progress::finish(const std::string& note) {
+  // On a TTY the final line ends the redrawn one; in a log, don't repeat a line already printed.
+  if (tty_ || drawn_ != done_ || !note.empty()) draw(note, true);
+}
 
 void Progress::draw(const std::string& note, bool final_line) {
+  drawn_ = done_;
   std::ostringstream line;
   line << label_ << " ";
   if (total_ > 0) {

@@ -20,7 +20,7 @@ class Progress {
  private:
   void draw(const std::string& note, bool final_line);
   std::string label_, unit_;
-  int64_t total_, done_ = 0;
+  int64_t total_, done_ = 0, drawn_ = -1;  // drawn_: count shown by the last line
   std::chrono::steady_clock::time_point start_, last_draw_;
   bool tty_;
 };

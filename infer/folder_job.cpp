@@ -44,7 +44,8 @@ std::vector<ImageJob> list_jobs(const std::string& input_dir, const std::string&
       continue;
     }
     if (!it->is_regular_file() || !has_image_extension(it->path().string())) continue;
-    fs::path target = output_root / fs::relative(it->path(), input_root);
+    // lexically: fs::relative would resolve a symlinked photo and write next to its target.
+    fs::path target = output_root / it->path().lexically_relative(input_root);
     if (!output.extension.empty()) target.replace_extension("." + output.extension);
     if (output.skip_existing && fs::exists(target)) {
       ++skipped;
@@ -54,6 +55,10 @@ std::vector<ImageJob> list_jobs(const std::string& input_dir, const std::string&
   }
   if (ec) throw std::runtime_error(input_dir + ": cannot list directory (" + ec.message() + ")");
   std::sort(jobs.begin(), jobs.end(), [](const ImageJob& a, const ImageJob& b) { return a.input < b.input; });
+  for (const auto& job : jobs)  // e.g. --output-ext png in the input folder next to an input .png
+    if (std::binary_search(jobs.begin(), jobs.end(), ImageJob{job.output, {}, {}, {}},
+                           [](const ImageJob& a, const ImageJob& b) { return a.input < b.input; }))
+      throw std::runtime_error(job.output + ": output would overwrite an input image; choose another output directory");
   return jobs;
 }
 

@@ -1,10 +1,8 @@
 #include "infer/stylizer.h"
 
-#include <malloc.h>
 #include <opencv2/imgproc.hpp>
 
 #include <cmath>
-#include <fstream>
 #include <sstream>
 #include <stdexcept>
 
@@ -70,23 +68,6 @@ Padded pad_for_net(const torch::Tensor& batch, int64_t multiple, int64_t min_sid
     padded = F::pad(padded, pad_options);
   }
   return {padded, before[0], before[1]};
-}
-
-int64_t available_memory_bytes() {
-  std::ifstream meminfo("/proc/meminfo");
-  std::string key;
-  int64_t value;
-  std::string unit;
-  while (meminfo >> key >> value) {
-    std::getline(meminfo, unit);
-    if (key == "MemAvailable:") return value * 1024 + static_cast<int64_t>(mallinfo2().fordblks);
-  }
-  return -1;
-}
-
-void reuse_freed_memory() {
-  mallopt(M_MMAP_THRESHOLD, 1 << 30);
-  mallopt(M_TRIM_THRESHOLD, 1 << 30);
 }
 
 Stylizer::Stylizer(TransformerNet net, torch::Device device, StylizeOptions options)

@@ -7,6 +7,7 @@
 
 #include <string>
 
+#include "nets/runtime.h"
 #include "nets/transformer_net.h"
 
 namespace nst {
@@ -69,14 +70,5 @@ struct Padded {
 };
 Padded pad_for_net(const torch::Tensor& batch, int64_t multiple, int64_t min_side);
 
-// Bytes of memory we can still use: the system's MemAvailable plus what our heap holds free;
-// -1 when unknown.
-int64_t available_memory_bytes();
-
-// Keeps freed large blocks in the heap (glibc mallopt) instead of unmapping them: each activation
-// of a forward pass is tens of MB, and faulting in fresh zeroed pages for every one cost ~20% of
-// the stylization time here (docs/inference.md). Call once at start-up in tools that run the net
-// repeatedly.
-void reuse_freed_memory();
 
 }  // namespace nst

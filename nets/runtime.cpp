@@ -1,7 +1,9 @@
 #include "nets/runtime.h"
 
+#include <malloc.h>
 #include <sched.h>
 
+#include <fstream>
 #include <iostream>
 #include <stdexcept>
 #include <thread>
@@ -34,6 +36,23 @@ torch::Device pick_device(const std::string& name) {
     }
   }
   throw std::runtime_error("unknown device '" + name + "' (expected auto, cpu, cuda or cuda:N)");
+}
+
+int64_t available_memory_bytes() {
+  std::ifstream meminfo("/proc/meminfo");
+  std::string key;
+  int64_t value;
+  std::string unit;
+  while (meminfo >> key >> value) {
+    std::getline(meminfo, unit);
+    if (key == "MemAvailable:") return value * 1024 + static_cast<int64_t>(mallinfo2().fordblks);
+  }
+  return -1;
+}
+
+void reuse_freed_memory() {
+  mallopt(M_MMAP_THRESHOLD, 1 << 30);
+  mallopt(M_TRIM_THRESHOLD, 1 << 30);
 }
 
 int run_tool(const std::string& tool, const std::function<int()>& body) {

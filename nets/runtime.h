@@ -18,6 +18,16 @@ int configure_threads(int requested);
 // or for cuda on a build or machine without it.
 torch::Device pick_device(const std::string& name);
 
+// Bytes of memory we can still use: the system's MemAvailable plus what our heap holds free;
+// -1 when unknown.
+int64_t available_memory_bytes();
+
+// Keeps freed large blocks in the heap (glibc mallopt) instead of unmapping them: each activation
+// of a forward pass is tens of MB, and faulting in fresh zeroed pages for every one cost ~20% of
+// the stylization time here (docs/inference.md); training and optimization allocate the same way. Call once at start-up in tools that run the net
+// repeatedly.
+void reuse_freed_memory();
+
 // Runs a tool's main body: any exception becomes one line "TOOL: error: MESSAGE" on stderr (no
 // LibTorch backtrace) and exit status 1. Every executable's main() is `return run_tool("nst-x", [&] {...});`.
 int run_tool(const std::string& tool, const std::function<int()>& body);

@@ -225,6 +225,26 @@ TEST(NstInfer, FolderWithBadFilesWritesTheGoodOnesAndFails) {
   EXPECT_TRUE(fs::exists(dir / "out/a.png"));
 }
 
+TEST(NstInfer, FolderNeverWritesOverItsInputs) {
+  TempDir dir;
+  const auto model = save_small_model(dir);
+  fs::create_directories(dir / "in"), fs::create_directories(dir / "elsewhere");
+  write_image(dir / "elsewhere/original.png", content_image(20, 24));
+  const auto original = read_image(dir / "elsewhere/original.png");
+  fs::create_symlink(dir / "elsewhere/original.png", dir / "in/linked.png");
+  auto result = test::run_command(nst_infer() + " --model " + model + " --input " + (dir / "in") + " --output " + (dir / "out"));
+  EXPECT_EQ(result.exit_code, 0) << result.output;
+  EXPECT_TRUE(fs::exists(dir / "out/linked.png")) << result.output;  // beside the link's name, not its target
+  EXPECT_TRUE(torch::equal(read_image(dir / "elsewhere/original.png"), original));
+
+  write_image(dir / "in/photo.jpg", content_image(20, 24));
+  write_image(dir / "in/photo.png", content_image(20, 24));
+  result = test::run_command(nst_infer() + " --model " + model + " --input " + (dir / "in") + " --output " + (dir / "in") +
+                             " --output-ext png");
+  EXPECT_EQ(result.exit_code, 1) << result.output;
+  EXPECT_NE(result.output.find("would overwrite an input image"), std::string::npos) << result.output;
+}
+
 TEST(NstInfer, VideoRoundTripKeepsFrameCountSizeAndRate) {
   TempDir dir;
   const auto model = save_small_model(dir);

@@ -80,6 +80,7 @@ int main(int argc, char** argv) {
       throw std::runtime_error(output_path + ": output needs an image extension (.png, .jpg, .webp, ...)");
 
     nst::configure_threads(static_cast<int>(config.get_int("threads")));
+    nst::reuse_freed_memory();
     const torch::Tensor content = nst::read_image(content_path);
     std::vector<torch::Tensor> styles;
     for (const auto& path : style_paths) styles.push_back(nst::read_image(path));

@@ -42,6 +42,7 @@ int main(int argc, char** argv) {
       config.merge_file(config_file);
     }
     for (const auto& item : overrides) config.apply_override(item);
+    nst::reuse_freed_memory();
     return nst::run_training(config, resume);
   });
 }
