@@ -8,6 +8,7 @@
 
 using nst::Config;
 using nst::test::TempDir;
+using nst::test::error_of;
 
 namespace {
 
@@ -26,17 +27,6 @@ loss:
 )";
 
 Config make() { return Config(kSchema, {"loss.layers"}); }
-
-// The error message of `action`, or "" if it did not throw.
-template <typename F>
-std::string error_of(F&& action) {
-  try {
-    action();
-  } catch (const std::exception& e) {
-    return e.what();
-  }
-  return "";
-}
 
 void write_file(const std::string& path, const std::string& text) { std::ofstream(path) << text; }
 

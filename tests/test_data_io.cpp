@@ -12,21 +12,13 @@
 #include "test_support.h"
 
 namespace fs = std::filesystem;
+using nst::test::error_of;
 using nst::test::TempDir;
 
 namespace {
 
 void write_text(const std::string& path, const std::string& text) {
   std::ofstream(path, std::ios::binary) << text;
-}
-
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const std::exception& e) {
-    return e.what();
-  }
-  return "";
 }
 
 }  // namespace

@@ -15,6 +15,7 @@ namespace nst {
 namespace {
 
 using test::TempDir;
+using test::error_of;
 
 std::string reference_script() { return test::source_dir() + "/tests/python/loss_network_reference.py"; }
 
@@ -63,16 +64,6 @@ INSTANTIATE_TEST_SUITE_P(Networks, TorchvisionMatch,
                                            std::make_tuple("squeezenet1_1", "caffe_bgr_255")),
                          [](const auto& info) { return std::get<0>(info.param) + "_" + std::get<1>(info.param); });
 
-
-template <typename F>
-std::string error_of(F&& f) {
-  try {
-    f();
-  } catch (const std::exception& e) {
-    return e.what();
-  }
-  return "(no error)";
-}
 
 #define EXPECT_ERROR_CONTAINS(statement, ...)                                          \
   do {                                                                                 \

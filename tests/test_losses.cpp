@@ -15,16 +15,7 @@ namespace nst {
 namespace {
 
 using test::TempDir;
-
-template <typename F>
-std::string error_of(F&& f) {
-  try {
-    f();
-  } catch (const std::exception& e) {
-    return e.what();
-  }
-  return "(no error)";
-}
+using test::error_of;
 
 double value(const torch::Tensor& t) { return t.item<double>(); }
 

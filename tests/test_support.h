@@ -58,6 +58,17 @@ class TempDir {
   std::filesystem::path path_;
 };
 
+// The message of the exception `action` throws, or "(no error)".
+template <typename F>
+std::string error_of(F&& action) {
+  try {
+    action();
+  } catch (const std::exception& e) {
+    return e.what();
+  }
+  return "(no error)";
+}
+
 struct CommandResult {
   int exit_code;
   std::string output;  // stdout and stderr together
