@@ -81,4 +81,17 @@ void write_image(const std::string& path, const torch::Tensor& rgb, int jpeg_qua
   write_image_bgr(path, tensor_to_mat(rgb), jpeg_quality);
 }
 
+// YIQ (NTSC) luminance, the same as BT.601 luma.
+torch::Tensor luminance(const torch::Tensor& rgb) {
+  TORCH_CHECK(rgb.dim() >= 3 && rgb.size(-3) == 3, "luminance expects [...,3,H,W], got ", rgb.sizes());
+  return rgb.select(-3, 0).unsqueeze(-3) * 0.299 + rgb.select(-3, 1).unsqueeze(-3) * 0.587 +
+         rgb.select(-3, 2).unsqueeze(-3) * 0.114;
+}
+
+torch::Tensor with_luminance(const torch::Tensor& rgb, const torch::Tensor& y) {
+  // The I and Q rows of the YIQ matrix sum to zero (and Y's to one), so adding the same amount to R,
+  // G and B changes Y by that amount and leaves I and Q as they are.
+  return rgb + (y - luminance(rgb));
+}
+
 }  // namespace nst

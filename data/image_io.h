@@ -25,4 +25,9 @@ cv::Mat tensor_to_mat(const torch::Tensor& rgb);     // float [3,H,W] RGB (clamp
 void write_image_bgr(const std::string& path, const cv::Mat& bgr, int jpeg_quality = 95);
 void write_image(const std::string& path, const torch::Tensor& rgb, int jpeg_quality = 95);
 
+// YIQ luminance of RGB images [...,3,H,W] -> [...,1,H,W] (same 0..255 scale).
+torch::Tensor luminance(const torch::Tensor& rgb);
+// `rgb` with its luminance replaced by `y` and its chrominance (I, Q) kept.
+torch::Tensor with_luminance(const torch::Tensor& rgb, const torch::Tensor& y);
+
 }  // namespace nst

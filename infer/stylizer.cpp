@@ -18,11 +18,6 @@ std::string gib_text(int64_t bytes) {
   return out.str();
 }
 
-// ITU-R BT.601 luma, as in YCrCb: with the chroma fixed, each of R, G, B moves one-for-one with Y.
-torch::Tensor luminance(const torch::Tensor& rgb) {
-  return 0.299 * rgb.select(-3, 0) + 0.587 * rgb.select(-3, 1) + 0.114 * rgb.select(-3, 2);
-}
-
 }  // namespace
 
 void StylizeOptions::validate() const {
@@ -171,7 +166,7 @@ torch::Tensor Stylizer::stylize_tensor(const torch::Tensor& rgb) {
   auto content = rgb.to(device_, torch::kFloat32).unsqueeze(0);
   const bool tiled = options_.tile > 0 && std::max(height, width) > options_.tile;
   auto stylized = tiled ? stylize_tiles(content) : stylize_whole(content);
-  if (options_.preserve_color) stylized = content + (luminance(stylized) - luminance(content)).unsqueeze(1);
+  if (options_.preserve_color) stylized = with_luminance(content, luminance(stylized));
   if (options_.strength < 1) stylized = options_.strength * stylized + (1 - options_.strength) * content;
   return stylized.squeeze(0).clamp(0, 255).to(torch::kCPU);
 }

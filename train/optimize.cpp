@@ -151,19 +151,6 @@ torch::Tensor resize_image(const torch::Tensor& rgb, int64_t height, int64_t wid
   return chw.clamp(0, 255).to(rgb.device());  // bicubic overshoots
 }
 
-// YIQ (NTSC) luminance, the same as BT.601 luma.
-torch::Tensor luminance(const torch::Tensor& rgb) {
-  TORCH_CHECK(rgb.dim() >= 3 && rgb.size(-3) == 3, "luminance expects [...,3,H,W], got ", rgb.sizes());
-  return rgb.select(-3, 0).unsqueeze(-3) * 0.299 + rgb.select(-3, 1).unsqueeze(-3) * 0.587 +
-         rgb.select(-3, 2).unsqueeze(-3) * 0.114;
-}
-
-torch::Tensor with_luminance(const torch::Tensor& rgb, const torch::Tensor& y) {
-  // The I and Q rows of the YIQ matrix sum to zero (and Y's to one), so adding the same amount to R,
-  // G and B changes Y by that amount and leaves I and Q as they are.
-  return rgb + (y - luminance(rgb));
-}
-
 std::map<std::string, double> loss_values(const LossTerms& terms) {
   auto value = [](const torch::Tensor& t) { return t.defined() ? t.item<double>() : 0.0; };
   std::map<std::string, double> values{

@@ -12,6 +12,7 @@
 #include <utility>
 #include <vector>
 
+#include "data/image_io.h"  // luminance, with_luminance
 #include "losses/perceptual_loss.h"
 #include "nets/loss_network.h"
 #include "train/config.h"
@@ -40,11 +41,6 @@ std::pair<int64_t, int64_t> fit_longest_side(int64_t height, int64_t width, int6
 // [3,H,W] float -> [3,height,width] (area interpolation to shrink, bicubic to enlarge; identity when
 // the size already matches). Both tools resize the content and style images with this.
 torch::Tensor resize_image(const torch::Tensor& rgb, int64_t height, int64_t width);
-
-// YIQ luminance of RGB images [...,3,H,W] -> [...,1,H,W] (same 0..255 scale).
-torch::Tensor luminance(const torch::Tensor& rgb);
-// `rgb` with its luminance replaced by `y` and its chrominance (I, Q) kept.
-torch::Tensor with_luminance(const torch::Tensor& rgb, const torch::Tensor& y);
 
 // Losses as plain numbers: total, content, style, tv, and content_LAYER / style_LAYER (weighted,
 // before the global weight, as in LossTerms), named as in nst-train's log.jsonl.
