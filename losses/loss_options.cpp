@@ -37,6 +37,7 @@ LossOptions loss_options_from(const Config& config) {
   weights.content_weight = config.get_double("loss.content.weight");
   weights.style_weight = config.get_double("loss.style.weight");
   weights.tv_weight = config.get_double("loss.tv.weight");
+  weights.style_normalize = kStyleNormalizeChoices.parse(config.get_string("loss.style.normalize"), "loss.style.normalize");
   options.weights(weights);
   options.style_blend(config.get_doubles("style.weights"));
   return options;

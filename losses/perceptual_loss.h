@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "core/choices.h"
 #include "nets/loss_network.h"
 
 namespace nst {
@@ -22,12 +23,22 @@ torch::Tensor gram_matrix(const torch::Tensor& features);
 // for images [N,C,H,W] (or [C,H,W]) in 0..255; a scalar (float32).
 torch::Tensor total_variation(const torch::Tensor& images);
 
+// loss.style.normalize. Gram magnitudes fall by orders of magnitude from the first loss-network
+// layer to the last, so equal layer weights would only ever match the finest texture. `automatic`
+// divides each layer's term by the mean square of its style target, sum(T^2)/C^2: every layer then
+// scores the relative error |G - T|^2 / |T|^2, about 0.5-1 for an unstyled photo at every depth,
+// for any style image and any loss network, and the layer weights say what share each scale gets.
+enum class StyleNormalize { none, automatic };
+inline const Choices<StyleNormalize> kStyleNormalizeChoices{{"none", StyleNormalize::none},
+                                                            {"auto", StyleNormalize::automatic}};
+
 struct LossWeights {
   std::map<std::string, double> content_layers;  // layer -> weight
   std::map<std::string, double> style_layers;    // layer -> weight
   double content_weight = 1.0;
   double style_weight = 1.0;
   double tv_weight = 0.0;
+  StyleNormalize style_normalize = StyleNormalize::none;
 };
 
 struct LossTerms {
@@ -49,7 +60,8 @@ class PerceptualLoss {
 
   // Style images are RGB 0..255 [3,H,W] or [1,3,H,W] (used at the size given); blend weights must be
   // positive, one per image, and are normalized to sum 1. Each image's Gram matrices are computed
-  // once, without gradient, and blended into one [1,C,C] target per style layer.
+  // once, without gradient, and blended into one [1,C,C] target per style layer (and, with
+  // StyleNormalize::automatic, each layer's scale 1 / mean(target^2) is taken from the blend).
   void set_style_targets(const std::vector<torch::Tensor>& style_images, const std::vector<double>& blend_weights);
 
   // Content features of `content` (no gradient) for reuse across many calls (e.g. optimization).
@@ -63,12 +75,16 @@ class PerceptualLoss {
   const LossWeights& weights() const { return weights_; }
   LossNetwork& net() { return net_; }
   const std::map<std::string, torch::Tensor>& style_grams() const { return style_grams_; }  // [1,C,C] per layer
+  // The weight each style layer's MSE is multiplied by before the global style weight: the layer
+  // weight, times the normalization scale (1 without normalization). Valid after set_style_targets.
+  std::map<std::string, double> effective_style_weights() const;
 
  private:
   LossNetwork net_;
   LossWeights weights_;
   std::vector<std::string> content_taps_, style_taps_, taps_;  // active layers (weight > 0); taps_ = union
   std::map<std::string, torch::Tensor> style_grams_;  // [1,C,C]
+  std::map<std::string, double> style_scales_;        // per style layer: 1, or 1 / mean(target^2)
 };
 
 }  // namespace nst

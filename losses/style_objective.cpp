@@ -25,6 +25,7 @@ loss:                 # Gatys et al.'s VGG19 layers; style:content 1e6:1 as in P
   style:
     layers: {relu1_1: 1.0, relu2_1: 1.0, relu3_1: 1.0, relu4_1: 1.0, relu5_1: 1.0}
     weight: 1.0e6
+    normalize: none   # none | auto: divide each layer by its style target's mean square
   tv:
     weight: 0.0
 style:

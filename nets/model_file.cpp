@@ -172,4 +172,16 @@ LoadedModel load_model(const std::string& path) {
   return model;
 }
 
+void start_from_model(TransformerNet& net, const std::string& path) {
+  const LoadedModel model = load_model(path);
+  const auto file_architecture = model.net->options().to_json(), net_architecture = net->options().to_json();
+  if (file_architecture != net_architecture)
+    throw path_error(path, "architecture " + file_architecture.dump() + " differs from the net's " + net_architecture.dump() +
+                               " (set model.* to the file's)");
+  torch::NoGradGuard no_grad;
+  const auto source = model.net->named_parameters(), source_buffers = model.net->named_buffers();
+  for (auto& item : net->named_parameters()) item.value().copy_(source[item.key()]);
+  for (auto& item : net->named_buffers()) item.value().copy_(source_buffers[item.key()]);
+}
+
 }  // namespace nst

@@ -28,4 +28,8 @@ void save_model(const std::string& path, TransformerNet& net, const nlohmann::js
 // the right shape, no unknown tensors, finite values; F32/F16/BF16 accepted. Throws "PATH: problem".
 LoadedModel load_model(const std::string& path);
 
+// Fine-tuning: loads `path` (validated as above) into `net`, whose architecture must be the file's
+// (otherwise "PATH: architecture {...} differs from the net's {...}"). Parameters and buffers are copied.
+void start_from_model(TransformerNet& net, const std::string& path);
+
 }  // namespace nst

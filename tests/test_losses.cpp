@@ -146,8 +146,9 @@ TEST(PerceptualLoss, Bf16AutocastIsCloseToFloat) {
   EXPECT_GT(input.grad().abs().max().item<double>(), 0.0);
 }
 
-TEST(PerceptualLoss, MatchesPythonTorchIncludingInputGradient) {
-  NST_REQUIRE_OR_SKIP(test::have_python_torch(), "needs Debian's python3-torch and python3-torchvision");
+// PerceptualLoss against tests/python/perceptual_loss_reference.py: every term, the Gram targets and
+// the input gradient, with the given style normalization.
+void expect_matches_python_torch(StyleNormalize normalize) {
   TempDir dir;
   // SqueezeNet keeps this fast; the VGG paths differ only in the net, which test_loss_network checks.
   const std::string net_name = "squeezenet1_1";
@@ -168,10 +169,12 @@ TEST(PerceptualLoss, MatchesPythonTorchIncludingInputGradient) {
   w.content_weight = 2.0;
   w.style_weight = 1e3;
   w.tv_weight = 10.0;
+  w.style_normalize = normalize;
   const std::vector<double> blend = {2.0, 1.0};
   const nlohmann::json config = {{"net", net_name}, {"content_layers", w.content_layers}, {"style_layers", w.style_layers},
                                  {"content_weight", w.content_weight}, {"style_weight", w.style_weight},
-                                 {"tv_weight", w.tv_weight}, {"blend", blend}};
+                                 {"tv_weight", w.tv_weight}, {"blend", blend},
+                                 {"style_normalize", kStyleNormalizeChoices.name(normalize)}};
   const auto ran = test::run_loss_reference(dir / "weights.safetensors", dir / "inputs.safetensors", config.dump(),
                                             dir / "losses.safetensors");
   ASSERT_EQ(ran.exit_code, 0) << ran.output;
@@ -197,6 +200,44 @@ TEST(PerceptualLoss, MatchesPythonTorchIncludingInputGradient) {
   for (const auto& [layer, g] : loss.style_grams()) expect_close(g, "gram." + layer);
   expect_close(output.grad(), "grad");
   EXPECT_EQ(terms.style_per_layer.size(), 3u);
+}
+
+TEST(PerceptualLoss, MatchesPythonTorchIncludingInputGradient) {
+  NST_REQUIRE_OR_SKIP(test::have_python_torch(), "needs Debian's python3-torch and python3-torchvision");
+  expect_matches_python_torch(StyleNormalize::none);
+}
+
+TEST(PerceptualLoss, AutoNormalizedStyleMatchesPythonTorch) {
+  NST_REQUIRE_OR_SKIP(test::have_python_torch(), "needs Debian's python3-torch and python3-torchvision");
+  expect_matches_python_torch(StyleNormalize::automatic);
+}
+
+// normalize: auto makes every layer's term the relative Gram error: an output whose Grams are twice the
+// target's scores exactly its layer weight, at every depth, however large that layer's Grams are.
+TEST(PerceptualLoss, AutoNormalizedLayersScoreRelativeError) {
+  torch::manual_seed(3);
+  LossWeights w;
+  w.content_layers = {};
+  w.content_weight = 0;
+  w.style_layers = {{"relu1", 1.0}, {"fire3", 2.0}, {"fire5", 0.5}};
+  w.style_normalize = StyleNormalize::automatic;
+  PerceptualLoss loss(LossNetwork("squeezenet1_1", ""), w);
+  const auto style = torch::rand({1, 3, 48, 48}) * 255;
+  loss.set_style_targets({style}, {1.0});
+  const auto effective = loss.effective_style_weights();
+  for (const auto& [layer, gram] : loss.style_grams()) {
+    const double scale = effective.at(layer) / w.style_layers.at(layer);
+    EXPECT_NEAR(scale * gram.pow(2).mean().item<double>(), 1.0, 1e-5) << layer;
+    // mse(2T, T) = mean(T^2): the normalized term is the layer weight.
+    const double term = torch::mse_loss(gram * 2, gram).item<double>() * effective.at(layer);
+    EXPECT_NEAR(term, w.style_layers.at(layer), 1e-4 * w.style_layers.at(layer)) << layer;
+  }
+  // Without normalization the same layers differ by orders of magnitude; with it they agree.
+  LossWeights plain = w;
+  plain.style_normalize = StyleNormalize::none;
+  PerceptualLoss unnormalized(LossNetwork("squeezenet1_1", ""), plain);
+  unnormalized.set_style_targets({style}, {1.0});
+  EXPECT_EQ(unnormalized.effective_style_weights(), plain.style_layers);
 }
 
 TEST(PerceptualLoss, ClearErrors) {

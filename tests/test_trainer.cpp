@@ -2,6 +2,8 @@
 // bf16 training, file lists, and step / validate / checkpoint / resume as methods.
 #include <cmath>
 
+#include "nets/model_file.h"
+#include "train/provenance.h"
 #include "train/trainer.h"
 #include "train_fixture.h"
 
@@ -107,6 +109,65 @@ TEST(Trainer, CheckpointThenResumeContinuesWithTheSameWeights) {
   EXPECT_EQ(second.iteration(), 3);
   for (const auto& item : second.net()->named_parameters()) EXPECT_TRUE(torch::equal(item.value(), saved.at(item.key()))) << item.key();
   EXPECT_CONTAINS(test::error_of([&] { Trainer again(options, Trainer::Start::fresh); }), "already holds a run");
+}
+
+// model.init: a fresh run starts from a trained model's weights (fine-tuning), records it in the
+// provenance, and refuses a model of another architecture with one line naming the file.
+TEST(Trainer, ModelInitStartsFromTheGivenModel) {
+  TempDir dir;
+  test::make_data(dir);
+  {
+    Trainer pretrain(tiny_options(dir, {"train.validate_every=0"}), Trainer::Start::fresh);
+    ASSERT_EQ(pretrain.run(), 0);
+  }
+  fs::rename(dir / "run", dir / "pretrained");
+  const std::string init = dir / "pretrained/model.safetensors";
+  const LoadedModel pretrained = load_model(init);
+  Trainer tuned(tiny_options(dir, {"model.init=" + init, "train.iterations=2", "train.validate_every=0"}), Trainer::Start::fresh);
+  for (const auto& item : tuned.net()->named_parameters())
+    EXPECT_TRUE(torch::equal(item.value(), pretrained.net->named_parameters()[item.key()])) << item.key();
+  // Starting from a trained net, the first step's loss is below a fresh net's on the same batch.
+  const double tuned_first = total_of(tuned.step());
+  fs::rename(dir / "run", dir / "tuned");
+  Trainer fresh(tiny_options(dir, {"train.iterations=2", "train.validate_every=0"}), Trainer::Start::fresh);
+  EXPECT_LT(tuned_first, total_of(fresh.step()));
+  fs::remove_all(dir / "run");
+
+  Trainer finished(tiny_options(dir, {"model.init=" + init, "train.iterations=1", "train.validate_every=0"}), Trainer::Start::fresh);
+  ASSERT_EQ(finished.run(), 0);
+  const auto provenance = load_model(dir / "run/model.safetensors").provenance;
+  EXPECT_EQ(provenance["init_model"]["name"], "model.safetensors");
+  EXPECT_EQ(provenance["init_model"]["sha256"], sha256_file(init));
+  fs::remove_all(dir / "run");
+
+  const auto wrong = test::error_of([&] {
+    Trainer other(tiny_options(dir, {"model.init=" + init, "model.width=16"}), Trainer::Start::fresh);
+  });
+  EXPECT_CONTAINS(wrong, init + ": architecture ");
+  EXPECT_CONTAINS(wrong, "differs from the net's");
+  EXPECT_CONTAINS(test::error_of([&] {
+                    Trainer absent(tiny_options(dir, {"model.init=" + (dir / "absent.safetensors")}), Trainer::Start::fresh);
+                  }),
+                  "absent.safetensors");
+}
+
+// loss.style.normalize: auto reaches the trainer's loss (every style layer then starts near its
+// layer weight times the relative Gram error, whatever its magnitude) and the provenance.
+TEST(Trainer, StyleNormalizeAutoIsReadAndRecorded) {
+  TempDir dir;
+  test::make_data(dir);
+  Trainer trainer(tiny_options(dir, {"loss.style.normalize=auto", "train.iterations=1", "train.validate_every=0"}),
+                  Trainer::Start::fresh);
+  const LossTerms terms = trainer.step();
+  for (const auto& [layer, value] : terms.style_per_layer) {
+    // Relative Gram error of an untrained net's output: positive and of order one at every depth.
+    EXPECT_GT(value.item<double>(), 1e-3) << layer;
+    EXPECT_LT(value.item<double>(), 1e3) << layer;
+  }
+  ASSERT_EQ(trainer.run(), 0);
+  EXPECT_EQ(load_model(dir / "run/model.safetensors").provenance["loss_weights"]["style_normalize"], "auto");
+  EXPECT_CONTAINS(test::error_of([&] { tiny_options(dir, {"loss.style.normalize=yes"}); }),
+                  "loss.style.normalize must be none or auto, got 'yes'");
 }
 
 }  // namespace

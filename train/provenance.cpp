@@ -40,6 +40,11 @@ json model_provenance(const TrainOptions& options, const TrainingOutcome& outcom
                                 {"weight", blend[i]}});
   const LossOptions& loss = options.loss();
   const std::string weights = loss.weights_file() == "random" ? "random" : fs::path(loss.weights_file()).filename().string();
+  const json init = options.init_model().empty()
+                        ? json(nullptr)
+                        : json{{"name", fs::path(options.init_model()).filename().string()},
+                               // the file may be gone by the end of a long run: the name still says where it started
+                               {"sha256", fs::is_regular_file(options.init_model()) ? json(sha256_file(options.init_model())) : json(nullptr)}};
   return {{"tool", "nst-train"},
           {"style_images", style_provenance},
           {"style_size", options.style_size()},
@@ -48,7 +53,9 @@ json model_provenance(const TrainOptions& options, const TrainingOutcome& outcom
                             {"style", loss.weights().style_weight},
                             {"tv", loss.weights().tv_weight},
                             {"content_layers", loss.weights().content_layers},
-                            {"style_layers", loss.weights().style_layers}}},
+                            {"style_layers", loss.weights().style_layers},
+                            {"style_normalize", kStyleNormalizeChoices.name(loss.weights().style_normalize)}}},
+          {"init_model", init},
           {"iterations", outcome.iterations},
           {"batch_size", options.train().batch_size()},
           {"image_size", options.data().image_size()},

@@ -34,6 +34,7 @@ model:
   upsample: nearest-conv   # nearest-conv | transposed
   padding: reflect         # reflect | zero
   output: linear           # linear | tanh
+  init: null               # a trained model file to start from (fine-tuning; same architecture), or null
 loss_network:
   name: vgg16              # vgg16 | vgg19 | squeezenet1_1
   weights: null            # safetensors file; "random" = random weights (tests and benchmarks only)
@@ -44,6 +45,7 @@ loss:
   style:
     weight: 1.0e10
     layers: {relu1_2: 1.0, relu2_2: 1.0, relu3_3: 1.0, relu4_3: 1.0}
+    normalize: none        # none | auto: divide each layer by its style target's mean square (docs/loss-networks.md)
   tv:
     weight: 0.0
 train:
@@ -138,7 +140,7 @@ void validate_schedule(const ScheduleOptions& t) {
 }  // namespace
 
 void make_paths_absolute(Config& config) {
-  for (const char* key : {"run_dir", "data.train_dir", "data.file_list", "data.val_dir"})
+  for (const char* key : {"run_dir", "data.train_dir", "data.file_list", "data.val_dir", "model.init"})
     if (!config.is_null(key)) config.set(key, YAML::Node(absolute(config.get_string(key))));
   if (!config.is_null("loss_network.weights") && config.get_string("loss_network.weights") != "random")
     config.set("loss_network.weights", YAML::Node(absolute(config.get_string("loss_network.weights"))));
@@ -156,6 +158,7 @@ TrainOptions train_options_from(const Config& c) {
       .style_images(c.get_strings("style.images"))
       .style_size(c.get_int("style.size"))
       .model(model_options_from(c))
+      .init_model(c.is_null("model.init") ? "" : c.get_string("model.init"))
       .loss(loss_options_from(c))
       .train(schedule_options_from(c));
 }

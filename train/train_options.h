@@ -63,6 +63,7 @@ struct TrainOptions {
   TORCH_ARG(std::vector<std::string>, style_images);  // style.images
   TORCH_ARG(int64_t, style_size) = 0;                 // style.size: long side (0 = as they are)
   TORCH_ARG(TransformerNetOptions, model);
+  TORCH_ARG(std::string, init_model);                 // model.init: start from this model file ("" = random)
   TORCH_ARG(LossOptions, loss);                       // loss_network.*, loss.*, style.weights
   TORCH_ARG(ScheduleOptions, train);
 

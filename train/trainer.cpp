@@ -73,6 +73,7 @@ Trainer::Trainer(TrainOptions options, Start start, std::string resolved_config)
   // Networks: the same seed gives the same initial weights (and the same random loss net in tests).
   torch::manual_seed(options_.seed());
   net_ = TransformerNet(options_.model());
+  if (start == Start::fresh && !options_.init_model().empty()) start_from_model(net_, options_.init_model());
   net_->to(device_);
   perceptual_ = std::make_unique<PerceptualLoss>(make_loss_network(options_.loss(), mix_seed(options_.seed(), 1), device_),
                                                  options_.loss().weights());

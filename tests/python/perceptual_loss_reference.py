@@ -3,14 +3,15 @@
 Reads WEIGHTS (a features safetensors file with preprocess metadata) and INPUTS (safetensors with
 `output` [N,3,H,W], `content` [N or 1,3,H,W], `style0`, `style1`, ... [1,3,h,w], all RGB 0..255) and a
 JSON config {"net", "content_layers": {layer: w}, "style_layers": {layer: w}, "content_weight",
-"style_weight", "tv_weight", "blend": [w0, w1, ...]}. Writes OUT (safetensors): `total`, `content`,
+"style_weight", "tv_weight", "blend": [w0, w1, ...], optional "style_normalize": "none" | "auto"}. Writes OUT (safetensors): `total`, `content`,
 `style`, `tv`, `content.LAYER`, `style.LAYER` (weighted by the layer weight only), `gram.LAYER`
 (blended style targets) and `grad` (d total / d output).
 
 Definitions (as in docs/loss-networks.md):
   gram(F) = F F^T / (C*H*W);  content = cw * sum_l w_l mse(F_l(out), F_l(content));
   style = sw * sum_l w_l mse(gram(F_l(out)), sum_i b_i gram(F_l(style_i)) / sum_i b_i);
-  tv = tvw * (mean(((x[i+1,j]-x[i,j])/255)^2) + mean(((x[i,j+1]-x[i,j])/255)^2)).
+  tv = tvw * (mean(((x[i+1,j]-x[i,j])/255)^2) + mean(((x[i,j+1]-x[i,j])/255)^2));
+  with style_normalize "auto", each style layer's w_l is divided by mean(target_l^2).
 """
 import json
 import os
@@ -81,6 +82,8 @@ def main():
         content = content + term
     style = torch.zeros(())
     for layer, w in config["style_layers"].items():
+        if config.get("style_normalize", "none") == "auto":
+            w = w / float((grams[layer] ** 2).mean())
         g = gram(ours[layer])
         term = torch.nn.functional.mse_loss(g, grams[layer].expand_as(g)) * w
         result["style." + layer] = term.detach()
