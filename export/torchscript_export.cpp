@@ -1,5 +1,9 @@
 #include "export/torchscript_export.h"
 
+#include <caffe2/serialize/inline_container.h>
+#include <torch/csrc/jit/serialization/export.h>
+#include <torch/csrc/jit/serialization/pickler.h>
+
 #include <stdexcept>
 
 #include "data/atomic_file.h"
@@ -135,6 +139,27 @@ void write_with(const std::string& path, const std::function<void(const std::str
   }
 }
 
+// torch.save's zip layout (data.pkl + data/N tensor records). torch::pickle_save tags the dict
+// with torch.jit._pickle.restore_type_tag, which torch.load(weights_only=True) refuses; this
+// writes a plain dict instead.
+std::vector<char> pickle_plain(const c10::IValue& value) {
+  std::vector<char> pickle;
+  torch::jit::Pickler pickler([&](const char* bytes, size_t size) { pickle.insert(pickle.end(), bytes, bytes + size); },
+                              nullptr, nullptr, nullptr, nullptr, /*tag_aggregates=*/false);
+  pickler.protocol();
+  pickler.pushIValue(value);
+  pickler.stop();
+  std::vector<char> archive;
+  caffe2::serialize::PyTorchStreamWriter writer([&](const void* data, size_t size) {
+    const char* bytes = static_cast<const char*>(data);
+    archive.insert(archive.end(), bytes, bytes + size);
+    return size;
+  });
+  torch::jit::writeArchiveAndTensors("data", pickle.data(), pickle.size(), pickler.tensorData(), writer);
+  writer.writeEndOfFile();
+  return archive;
+}
+
 }  // namespace
 
 torch::jit::Module to_torchscript(TransformerNet& net) {
@@ -164,7 +189,7 @@ void export_state_dict(const std::string& path, TransformerNet& net) {
   c10::Dict<std::string, at::Tensor> state;
   for (const auto& item : net->named_parameters())  // registration order = pytorch/examples' order
     state.insert(item.key(), item.value().detach().to(torch::kCPU, torch::kFloat32).contiguous().clone());
-  const std::vector<char> bytes = torch::pickle_save(c10::IValue(state));
+  const std::vector<char> bytes = pickle_plain(c10::IValue(state));
   write_bytes_atomically(path, std::string_view(bytes.data(), bytes.size()));
 }
 

@@ -120,7 +120,7 @@ TEST(OnnxExport, UnwritableOutputIsNamedAndLeavesNoFile) {
   TransformerNetOptions options;
   options.width = 4;
   auto net = test::random_net(options);
-  const std::string path = dir / "missing_dir" / "style.onnx";
+  const std::string path = dir / "missing_dir/style.onnx";
   const std::string error = test::error_of([&] { export_onnx(path, net, {}, {}); });
   EXPECT_NE(error.find(path), std::string::npos) << error;
   EXPECT_TRUE(std::filesystem::is_empty(dir.str()));
