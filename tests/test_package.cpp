@@ -90,7 +90,7 @@ TEST(Package, DebianPackageHasDependenciesAndRunsFromAnUnpackedRoot) {
   ASSERT_TRUE(fs::exists(deb)) << built.output;
 
   const auto depends = test::run_command("dpkg-deb -f " + deb + " Depends").output;
-  for (const char* package : {"libtorch1.13", "libopencv-core406", "libopencv-dnn406", "libonnx1", "libyaml-cpp0.7"})
+  for (const char* package : {"libtorch1.13", "libopencv-core406", "libonnx1", "libprotobuf32", "libyaml-cpp0.7"})
     EXPECT_NE(depends.find(package), std::string::npos) << package << " missing from Depends: " << depends;
 
   const std::string root = dir / "root";
