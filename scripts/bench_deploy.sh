@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Deployment speed and agreement (docs/deploy.md): OpenCV DNN running the exported ONNX model vs
 # nst's LibTorch stylizer (what nst-infer runs), and PyTorch (python3-torch) running the exported
-# TorchScript, at 512x512 and 1024x1024. Run on a quiet machine; the load average is printed.
-# Usage: scripts/bench_deploy.sh [MODEL.safetensors ...]
+# TorchScript. Run on a quiet machine; the load average is printed.
+# Usage: [SIZES="512 1024"] [REPEAT=5] scripts/bench_deploy.sh [MODEL.safetensors ...]
 #   default: ../shared/anchors' candy models (full and half width), imported into a temporary folder
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -25,9 +25,9 @@ image=../shared/data/eval/chicago.jpg
 echo "# $(date -u '+%F %H:%M') UTC, $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg)"
 for model in "${models[@]}"; do
   $bin/nst-export --model "$model" --torchscript "$tmp/model.pt" 2>/dev/null
-  for size in 512 1024; do
+  for size in ${SIZES:-512}; do
     echo "## $(basename "$model" .safetensors), ${size}x${size}"
-    $bin/nst-bench-deploy --model "$model" --size "$size" --repeat 5 ${image:+--image "$image"}
+    $bin/nst-bench-deploy --model "$model" --size "$size" --repeat "${REPEAT:-5}" ${image:+--image "$image"}
     /usr/bin/python3 - "$tmp/model.pt" "$size" <<'PY'
 import os, statistics, sys, time
 import torch
@@ -37,7 +37,7 @@ x = torch.rand(1, 3, int(sys.argv[2]), int(sys.argv[2])) * 255
 times = []
 with torch.inference_mode():
     net(x)
-    for _ in range(5):
+    for _ in range(int(os.environ.get("REPEAT", "5"))):
         start = time.perf_counter(); net(x); times.append(time.perf_counter() - start)
 print(f"PyTorch {torch.__version__} TorchScript (python3-torch, forward only): {statistics.median(times):.3f} s")
 PY
