@@ -1,6 +1,6 @@
 #include "data/dataset.h"
 
-#include <opencv2/imgproc.hpp>
+#include <opencv2/imgproc.hpp>  // extractChannel
 
 #include <algorithm>
 #include <cmath>
@@ -51,8 +51,7 @@ torch::Tensor resize_and_crop(const cv::Mat& bgr, int64_t size, int64_t offset) 
   const double scale = static_cast<double>(size) / std::min(rows, cols);
   const int new_rows = rows <= cols ? static_cast<int>(size) : std::max<int>(size, std::lround(rows * scale));
   const int new_cols = cols < rows ? static_cast<int>(size) : std::max<int>(size, std::lround(cols * scale));
-  cv::Mat resized;
-  cv::resize(bgr, resized, cv::Size(new_cols, new_rows), 0, 0, scale < 1 ? cv::INTER_AREA : cv::INTER_CUBIC);
+  const cv::Mat resized = resize_to(bgr, cv::Size(new_cols, new_rows));
   const int64_t slack = std::max(new_rows, new_cols) - size;
   const int64_t start = offset < 0 ? slack / 2 : std::min(offset, slack);
   const cv::Rect crop = new_rows > new_cols ? cv::Rect(0, static_cast<int>(start), static_cast<int>(size), static_cast<int>(size))

@@ -5,6 +5,7 @@
 #include <torch/torch.h>
 
 #include <string>
+#include <utility>
 
 namespace nst {
 
@@ -24,6 +25,13 @@ cv::Mat tensor_to_mat(const torch::Tensor& rgb);     // float [3,H,W] RGB (clamp
 // Encodes by the extension of `path` and writes atomically. jpeg_quality applies to JPEG and WebP.
 void write_image_bgr(const std::string& path, const cv::Mat& bgr, int jpeg_quality = 95);
 void write_image(const std::string& path, const torch::Tensor& rgb, int jpeg_quality = 95);
+
+// Resizing, one rule everywhere: area interpolation to shrink, bicubic to enlarge, a copy at the same size.
+cv::Mat resize_to(const cv::Mat& image, cv::Size size);
+// [3,H,W] float -> [3,height,width], clamped to 0..255 (bicubic overshoots); identity at the same size.
+torch::Tensor resize_image(const torch::Tensor& rgb, int64_t height, int64_t width);
+// Height and width with the longest side scaled to `longest`, aspect ratio kept (each side >= 1).
+std::pair<int64_t, int64_t> fit_longest_side(int64_t height, int64_t width, int64_t longest);
 
 // YIQ luminance of RGB images [...,3,H,W] -> [...,1,H,W] (same 0..255 scale).
 torch::Tensor luminance(const torch::Tensor& rgb);

@@ -13,7 +13,8 @@
 #include "export/onnx_export.h"
 #include "infer/stylizer.h"
 #include "nets/model_file.h"
-#include "nets/runtime.h"
+#include "core/runtime.h"
+#include "core/tool.h"
 
 namespace {
 
@@ -95,14 +96,14 @@ int main(int argc, char** argv) {
     std::printf("image %dx%d, %d threads, median of %d runs\n", size, size, used, repeat);
 
     cv::Mat nst_out, nst_float;
-    for (const char* precision : {"fp32", "bf16"}) {
+    for (nst::Precision precision : {nst::Precision::fp32, nst::Precision::bf16}) {
       nst::StylizeOptions options;
-      options.precision = precision;
+      options.precision(precision);
       // A fresh copy each: the bf16 stylizer converts its net's weights in place.
       nst::Stylizer stylizer(nst::load_model(model_path).net, torch::kCPU, options);
       cv::Mat out;
       const double s = median_seconds(repeat, [&] { out = stylizer.stylize(photo); });
-      std::printf("nst (LibTorch %s):           %.3f s\n", precision, s);
+      std::printf("nst (LibTorch %s):           %.3f s\n", nst::kPrecisionChoices.name(precision).c_str(), s);
       if (nst_out.empty()) {  // fp32 also as floats (clamped 0..255, BGR) for the float agreement
         nst_out = out;
         const auto rgb = stylizer.stylize_tensor(nst::mat_to_tensor(photo)).permute({1, 2, 0}).flip(2).contiguous();

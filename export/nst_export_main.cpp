@@ -8,7 +8,7 @@
 #include "export/onnx_export.h"
 #include "export/torchscript_export.h"
 #include "nets/model_file.h"
-#include "nets/runtime.h"
+#include "core/tool.h"
 
 namespace fs = std::filesystem;
 

@@ -96,7 +96,7 @@ class NetWriter {
 
   std::string conv_layer(const std::string& name, std::string x, int64_t kernel, int64_t stride, bool upsample) {
     const int64_t pad = kernel / 2;
-    if (upsample && o_.upsample == "transposed") {
+    if (upsample && o_.upsample() == UpsampleKind::transposed) {
       auto* node = g_.node("ConvTranspose", {x, g_.weight(name + ".conv_transpose2d.weight"),
                                              g_.weight(name + ".conv_transpose2d.bias")}, name);
       GraphBuilder::attr(node, "kernel_shape", std::vector<int64_t>{kernel, kernel});
@@ -113,7 +113,7 @@ class NetWriter {
       GraphBuilder::attr(node, "nearest_mode", std::string("floor"));
       x = node->output(0);
     }
-    const bool reflect = o_.padding == "reflect";
+    const bool reflect = o_.padding() == PaddingKind::reflect;
     if (reflect && pad > 0) {
       const std::string pads = "pads_reflect_" + std::to_string(pad);
       auto* node = g_.node("Pad", {x, g_.constant(pads, std::vector<int64_t>{0, 0, pad, pad, 0, 0, pad, pad})}, name);
@@ -130,7 +130,7 @@ class NetWriter {
 
   std::string norm(const std::string& name, const std::string& x) {
     onnx::NodeProto* node;
-    if (o_.norm == "batch") {
+    if (o_.norm() == NormKind::batch) {
       node = g_.node("BatchNormalization", {x, g_.weight(name + ".weight"), g_.weight(name + ".bias"),
                                             g_.weight(name + ".running_mean"), g_.weight(name + ".running_var")},
                      name);
@@ -153,11 +153,11 @@ class NetWriter {
     auto y = relu(norm("in1", conv_layer("conv1", input, 9, 1, false)), "conv1");
     y = relu(norm("in2", conv_layer("conv2", y, 3, 2, false)), "conv2");
     y = relu(norm("in3", conv_layer("conv3", y, 3, 2, false)), "conv3");
-    for (int64_t i = 1; i <= o_.res_blocks; ++i) y = residual_block("res" + std::to_string(i), y);
+    for (int64_t i = 1; i <= o_.res_blocks(); ++i) y = residual_block("res" + std::to_string(i), y);
     y = relu(norm("in4", conv_layer("deconv1", y, 3, 1, true)), "deconv1");
     y = relu(norm("in5", conv_layer("deconv2", y, 3, 1, true)), "deconv2");
     y = conv_layer("deconv3", y, 9, 1, false);
-    if (o_.output == "tanh") {  // 127.5 * (1 + tanh(y))
+    if (o_.output() == OutputKind::tanh) {  // 127.5 * (1 + tanh(y))
       y = g_.node("Tanh", {y}, "output")->output(0);
       y = g_.node("Add", {y, g_.constant("one", std::vector<float>{1.0f}, true)}, "output")->output(0);
       y = g_.node("Mul", {y, g_.constant("half_range", std::vector<float>{127.5f}, true)}, "output")->output(0);

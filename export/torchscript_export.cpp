@@ -39,12 +39,12 @@ class ScriptWriter {
   // pytorch/examples' ConvLayer / UpsampleConvLayer (and the transposed variant).
   torch::jit::Module conv_layer(const std::string& path, int64_t kernel, int64_t stride, bool upsample) {
     const int64_t pad = kernel / 2;
-    const bool transposed = upsample && o_.upsample == "transposed";
+    const bool transposed = upsample && o_.upsample() == UpsampleKind::transposed;
     const std::string leaf_name = transposed ? "conv_transpose2d" : "conv2d";
     auto leaf = new_module(transposed ? "ConvTranspose2d" : "Conv2d", path);
     leaf.register_parameter("weight", value_of(net_, path + "." + leaf_name + ".weight"), false);
     leaf.register_parameter("bias", value_of(net_, path + "." + leaf_name + ".bias"), false);
-    const bool reflect = o_.padding == "reflect";
+    const bool reflect = o_.padding() == PaddingKind::reflect;
     if (transposed)
       leaf.define("def forward(self, x):\n  return torch.conv_transpose2d(x, self.weight, self.bias, [2, 2], " +
                   ints(pad) + ", [1, 1])\n");
@@ -67,7 +67,7 @@ class ScriptWriter {
     auto module = new_module("Norm", path);
     module.register_parameter("weight", value_of(net_, path + ".weight"), false);
     module.register_parameter("bias", value_of(net_, path + ".bias"), false);
-    if (o_.norm == "batch") {
+    if (o_.norm() == NormKind::batch) {
       module.register_buffer("running_mean", value_of(net_, path + ".running_mean"));
       module.register_buffer("running_var", value_of(net_, path + ".running_var"));
       module.define(
@@ -104,7 +104,7 @@ class ScriptWriter {
       root.register_module(stages[i][1], norm(stages[i][1]));
       body += std::string("  y = torch.relu(self.") + stages[i][1] + ".forward(self." + stages[i][0] + ".forward(y)))\n";
     }
-    for (int64_t i = 1; i <= o_.res_blocks; ++i) {
+    for (int64_t i = 1; i <= o_.res_blocks(); ++i) {
       const std::string name = "res" + std::to_string(i);
       root.register_module(name, residual_block(name));
       body += "  y = self." + name + ".forward(y)\n";
@@ -118,7 +118,7 @@ class ScriptWriter {
         "  y = torch.relu(self.in4.forward(self.deconv1.forward(y)))\n"
         "  y = torch.relu(self.in5.forward(self.deconv2.forward(y)))\n"
         "  y = self.deconv3.forward(y)\n";
-    if (o_.output == "tanh") body += "  y = 127.5 * (torch.tanh(y) + 1.0)\n";
+    if (o_.output() == OutputKind::tanh) body += "  y = 127.5 * (torch.tanh(y) + 1.0)\n";
     body += "  return y\n";
     root.define(body);
     return root;
@@ -178,10 +178,10 @@ void export_torchscript(const std::string& path, TransformerNet& net, const nloh
 void export_state_dict(const std::string& path, TransformerNet& net) {
   const auto& o = net->options();
   const std::pair<std::string, std::string> fixed[] = {
-      {"norm", o.norm == "instance" ? "" : o.norm},
-      {"upsample", o.upsample == "nearest-conv" ? "" : o.upsample},
-      {"padding", o.padding == "reflect" ? "" : o.padding},
-      {"output", o.output == "linear" ? "" : o.output}};
+      {"norm", o.norm() == NormKind::instance ? "" : kNormChoices.name(o.norm())},
+      {"upsample", o.upsample() == UpsampleKind::nearest_conv ? "" : kUpsampleChoices.name(o.upsample())},
+      {"padding", o.padding() == PaddingKind::reflect ? "" : kPaddingChoices.name(o.padding())},
+      {"output", o.output() == OutputKind::linear ? "" : kOutputChoices.name(o.output())}};
   for (const auto& [option, value] : fixed)
     if (!value.empty())
       throw std::runtime_error(path + ": a pytorch/examples state dict cannot express model." + option + " '" + value +

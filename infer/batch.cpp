@@ -2,24 +2,13 @@
 
 #include <unistd.h>
 
-#include <atomic>
-#include <csignal>
 #include <iostream>
 #include <sstream>
 
+#include "core/signals.h"
 #include "data/progress.h"
 
 namespace nst {
-namespace {
-
-std::atomic<bool> interrupt_flag{false};
-
-void on_signal(int signal) {
-  interrupt_flag = true;
-  std::signal(signal, SIG_DFL);  // a second Ctrl-C ends the process at once
-}
-
-}  // namespace
 
 int BatchSummary::report(const std::string& tool, const std::string& unit) const {
   std::ostringstream line;
@@ -35,7 +24,7 @@ int BatchSummary::report(const std::string& tool, const std::string& unit) const
   if (interrupted) line << "; interrupted (rerun with --skip-existing to resume)";
   std::cerr << line.str() << "\n";
   for (const auto& failure : failures) std::cerr << tool << ": failed: " << failure << "\n";
-  if (interrupted) return 130;
+  if (interrupted) return kExitInterrupted;
   return failures.empty() ? 0 : 1;
 }
 
@@ -43,12 +32,5 @@ void report_line(const std::string& line) {
   static const bool tty = ::isatty(STDERR_FILENO);
   std::cerr << (tty ? "\r\033[K" : "") << line << "\n" << std::flush;
 }
-
-void install_interrupt_handler() {
-  std::signal(SIGINT, on_signal);
-  std::signal(SIGTERM, on_signal);
-}
-
-bool interrupted() { return interrupt_flag; }
 
 }  // namespace nst

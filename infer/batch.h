@@ -1,6 +1,6 @@
-// What folder and video runs share: output options, the run summary, reporting a line above the
-// progress bar, and a Ctrl-C flag so an interrupted run stops cleanly (finished outputs kept,
-// nothing half-written; --skip-existing resumes).
+// What folder and video runs share: output options, the run summary and reporting a line above the
+// progress bar. Ctrl-C stops a run cleanly (core/signals.h): finished outputs are kept, nothing is
+// half-written, and --skip-existing resumes.
 #pragma once
 #include <cstdint>
 #include <string>
@@ -22,15 +22,11 @@ struct BatchSummary {
   bool interrupted = false;
   double seconds = 0;
   // Prints the summary (and the failures again) to stderr; returns the exit status: 0 when
-  // everything was written, 1 on failures, 130 when interrupted.
+  // everything was written, 1 on failures, kExitInterrupted when interrupted.
   int report(const std::string& tool, const std::string& unit) const;
 };
 
 // Prints one line on stderr without garbling a progress bar drawn on a terminal.
 void report_line(const std::string& line);
-
-// SIGINT/SIGTERM set a flag that batch loops poll; a second signal ends the process at once.
-void install_interrupt_handler();
-bool interrupted();
 
 }  // namespace nst

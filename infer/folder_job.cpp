@@ -6,11 +6,10 @@
 #include <filesystem>
 #include <mutex>
 #include <stdexcept>
-#include <thread>
 
 #include "data/image_io.h"
 #include "data/progress.h"
-#include "infer/bounded_queue.h"
+#include "infer/pipeline.h"
 
 namespace fs = std::filesystem;
 
@@ -83,62 +82,44 @@ BatchSummary stylize_folder(Stylizer& stylizer, const std::string& input_dir, co
     std::lock_guard<std::mutex> lock(summary_mutex);
     summary.failures.push_back(message);
   };
-
-  BoundedQueue<ImageJob> decoded(2), stylized(2);
-  std::thread reader([&] {
-    for (auto& job : jobs) {
-      if (interrupted()) break;
-      try {
-        job.image = read_image_bgr(job.input);
-      } catch (const std::exception& e) {
-        job.error = e.what();
-      }
-      if (!decoded.push(std::move(job))) break;
+  size_t next = 0;
+  auto read = [&](ImageJob& job) {
+    if (next == jobs.size()) return false;
+    job = std::move(jobs[next++]);
+    try {
+      job.image = read_image_bgr(job.input);
+    } catch (const std::exception& e) {
+      job.error = e.what();
     }
-    decoded.close();
-  });
-  std::thread writer([&] {
-    while (auto job = stylized.pop()) {
-      try {
-        fs::create_directories(fs::path(job->output).parent_path());
-        write_image_bgr(job->output, job->image, output.quality);
-        std::lock_guard<std::mutex> lock(summary_mutex);
-        ++summary.written;
-      } catch (const std::exception& e) {
-        fail(e.what());
-      }
-    }
-  });
-  auto stop_threads = [&] {
-    decoded.close();
-    stylized.close();
-    reader.join();
-    writer.join();
+    return true;
   };
-  try {
-    while (auto job = decoded.pop()) {
-      if (!job->error.empty()) {
-        fail(job->error);
-      } else {
-        try {
-          job->image = stylizer.stylize(job->image);
-          stylized.push(std::move(*job));
-        } catch (const std::exception& e) {
-          fail(job->input + ": " + e.what());
-        }
+  auto stylize = [&](ImageJob& job) {
+    bool keep = false;
+    if (!job.error.empty()) {
+      fail(job.error);
+    } else {
+      try {
+        job.image = stylizer.stylize(job.image);
+        keep = true;
+      } catch (const std::exception& e) {
+        fail(job.input + ": " + e.what());
       }
-      progress.advance(1);
-      if (interrupted()) break;
     }
-  } catch (...) {
-    stop_threads();
-    throw;
-  }
-  stylized.close();  // the writer drains what is queued
-  decoded.close();
-  reader.join();
-  writer.join();
-  summary.interrupted = interrupted();
+    progress.advance(1);
+    return keep;
+  };
+  auto write = [&](ImageJob& job) {
+    try {
+      fs::create_directories(fs::path(job.output).parent_path());
+      write_image_bgr(job.output, job.image, output.quality);
+      std::lock_guard<std::mutex> lock(summary_mutex);
+      ++summary.written;
+    } catch (const std::exception& e) {
+      fail(e.what());
+    }
+  };
+  run_pipeline<ImageJob>(2, read, stylize, write);
+  summary.interrupted = stop_requested();
   summary.seconds = progress.elapsed_seconds();
   progress.finish();
   return summary;

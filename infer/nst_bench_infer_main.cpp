@@ -1,10 +1,8 @@
 // nst-bench-infer: the measurements behind scripts/bench_infer.sh. Median stylization time per
 // image size and precision, and the bf16 output error against fp32; also writes the random-weight
 // model and the JPEG folder the end-to-end run uses. Figures come from here, never from unit tests.
-#include <ATen/autocast_mode.h>
 #include <CLI/CLI.hpp>
 #include <opencv2/imgcodecs.hpp>
-#include <opencv2/imgproc.hpp>
 
 #include <algorithm>
 #include <ctime>
@@ -12,10 +10,13 @@
 #include <iostream>
 #include <sstream>
 
+#include "core/command_line.h"
+#include "core/precision.h"
+#include "core/runtime.h"
+#include "core/tool.h"
 #include "data/image_io.h"
 #include "infer/stylizer.h"
 #include "nets/model_file.h"
-#include "nets/runtime.h"
 
 namespace fs = std::filesystem;
 
@@ -40,13 +41,10 @@ cv::Size parse_size(const std::string& text) {
 // A photo cropped and resized to exactly `size` (so timings and errors see natural image content).
 cv::Mat photo_of_size(const cv::Mat& photo, cv::Size size) {
   const double scale = std::max(static_cast<double>(size.width) / photo.cols, static_cast<double>(size.height) / photo.rows);
-  cv::Mat resized;
-  cv::resize(photo, resized, cv::Size(), scale, scale, scale < 1 ? cv::INTER_AREA : cv::INTER_CUBIC);
+  const cv::Mat resized = nst::resize_to(photo, cv::Size(std::max(size.width, cvRound(photo.cols * scale)),
+                                                         std::max(size.height, cvRound(photo.rows * scale))));
   const int x = (resized.cols - size.width) / 2, y = (resized.rows - size.height) / 2;
-  cv::Rect crop(x, y, std::min(size.width, resized.cols - x), std::min(size.height, resized.rows - y));
-  cv::Mat out;
-  cv::resize(resized(crop), out, size);
-  return out;
+  return resized(cv::Rect(x, y, size.width, size.height)).clone();
 }
 
 // The random-weight stand-in for a trained model: default architecture, last conv scaled so the
@@ -80,6 +78,61 @@ double now_seconds(bool cpu_time) {
   return t.tv_sec + 1e-9 * t.tv_nsec;
 }
 
+// --make-images: `count` JPEGs of side x side cut from the photos under source_dir (or `photo`).
+void make_images(const cv::Mat& photo, const std::string& source_dir, const std::string& images_dir, int count, int side) {
+  std::vector<std::string> sources;
+  if (!source_dir.empty())
+    for (const auto& entry : fs::recursive_directory_iterator(source_dir))
+      if (entry.is_regular_file() && nst::has_image_extension(entry.path().string())) sources.push_back(entry.path());
+  std::sort(sources.begin(), sources.end());
+  fs::create_directories(images_dir);
+  for (int i = 0; i < count; ++i) {
+    cv::Mat source = sources.empty() ? photo : nst::read_image_bgr(sources[i % sources.size()]);
+    if (sources.size() < static_cast<size_t>(count))  // reused photos: shift so every file differs
+      source = source(cv::Rect(i % 7, i % 5, source.cols - 7, source.rows - 5)).clone();
+    char name[32];
+    std::snprintf(name, sizeof name, "img%04d.jpg", i);
+    nst::write_image_bgr((fs::path(images_dir) / name).string(), photo_of_size(source, {side, side}), 90);
+  }
+  std::cerr << "nst-bench-infer: wrote " << count << " JPEGs of " << side << "x" << side << " to " << images_dir << "\n";
+}
+
+// Median seconds of `repeats` stylizations (after a warm-up run) and the last output, rounded to 8 bits.
+std::pair<double, torch::Tensor> time_stylization(nst::TransformerNet& net, const std::string& precision,
+                                                  const torch::Tensor& input, int repeats, bool cpu_time) {
+  nst::StylizeOptions options;
+  const bool autocast = precision == "bf16-autocast";  // fp32 weights under bf16 autocast
+  options.precision(autocast ? nst::Precision::fp32 : nst::kPrecisionChoices.parse(precision, "--precisions entry"));
+  nst::Stylizer stylizer(copy_of(net), torch::kCPU, options);
+  nst::AutocastScope scope(autocast ? nst::Precision::bf16 : nst::Precision::fp32, torch::kCPU);
+  std::vector<double> times;
+  torch::Tensor output;
+  for (int run = 0; run <= repeats; ++run) {
+    const double start = now_seconds(cpu_time);
+    output = stylizer.stylize_tensor(input);
+    const double seconds = now_seconds(cpu_time) - start;
+    if (run > 0) times.push_back(seconds);  // run 0 warms up (oneDNN primitive creation)
+  }
+  std::sort(times.begin(), times.end());
+  return {times[times.size() / 2], output.round()};  // errors as the user sees them: 8-bit values
+}
+
+// One markdown row: the median time per precision, then each precision's error against the first.
+void print_row(const std::string& size_text, const std::vector<std::pair<double, torch::Tensor>>& results) {
+  std::cout << "| " << size_text << " |";
+  char cell[64];
+  for (const auto& result : results) {
+    std::snprintf(cell, sizeof cell, " %.3f |", result.first);
+    std::cout << cell;
+  }
+  for (size_t i = 1; i < results.size(); ++i) {
+    const auto diff = (results[i].second - results[0].second).abs();
+    std::snprintf(cell, sizeof cell, " %.0f / %.2f |", diff.max().item<double>(), diff.mean().item<double>());
+    std::cout << cell;
+  }
+  std::cout << "\n" << std::flush;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -105,36 +158,14 @@ int main(int argc, char** argv) {
     app.add_option("--source", source_dir, "Photos to cut the --make-images JPEGs from (default: --photo)");
     app.add_option("--count", count, "Number of JPEGs for --make-images")->check(CLI::PositiveNumber);
     app.add_option("--side", side, "Side of the --make-images JPEGs")->check(CLI::PositiveNumber);
-    try {
-      app.parse(argc, argv);
-    } catch (const CLI::CallForHelp& e) {
-      return app.exit(e);
-    } catch (const CLI::ParseError& e) {
-      throw std::runtime_error(std::string(e.what()) + " (see --help)");
-    }
+    if (auto status = nst::parse_command_line(app, argc, argv, "nst-bench-infer")) return *status;
     const int used_threads = nst::configure_threads(threads);
     if (!getenv("NST_BENCH_DEFAULT_MALLOC")) nst::reuse_freed_memory();  // the env var measures its effect
     const cv::Mat photo = nst::read_image_bgr(photo_path);
-
     if (!images_dir.empty()) {
-      std::vector<std::string> sources;
-      if (!source_dir.empty())
-        for (const auto& entry : fs::recursive_directory_iterator(source_dir))
-          if (entry.is_regular_file() && nst::has_image_extension(entry.path().string())) sources.push_back(entry.path());
-      std::sort(sources.begin(), sources.end());
-      fs::create_directories(images_dir);
-      for (int i = 0; i < count; ++i) {
-        cv::Mat source = sources.empty() ? photo : nst::read_image_bgr(sources[i % sources.size()]);
-        if (sources.size() < static_cast<size_t>(count))  // reused photos: shift so every file differs
-          source = source(cv::Rect(i % 7, i % 5, source.cols - 7, source.rows - 5)).clone();
-        char name[32];
-        std::snprintf(name, sizeof name, "img%04d.jpg", i);
-        nst::write_image_bgr((fs::path(images_dir) / name).string(), photo_of_size(source, {side, side}), 90);
-      }
-      std::cerr << "nst-bench-infer: wrote " << count << " JPEGs of " << side << "x" << side << " to " << images_dir << "\n";
+      make_images(photo, source_dir, images_dir, count, side);
       return 0;
     }
-
     nst::TransformerNet net = model_path.empty() ? random_net() : nst::load_model(model_path).net;
     if (!save_model_path.empty()) {
       nst::save_model(save_model_path, net, {{"note", "random weights for benchmarking"}});
@@ -153,45 +184,11 @@ int main(int argc, char** argv) {
     std::cout << "\n|---|";
     for (size_t i = 1; i < 2 * precision_list.size(); ++i) std::cout << "---|";
     std::cout << "\n";
-
     for (const auto& size_text : split(sizes)) {
-      const cv::Size size = parse_size(size_text);
-      const auto input = nst::mat_to_tensor(photo_of_size(photo, size));
-      std::vector<double> medians;
-      std::vector<torch::Tensor> outputs;
-      for (const auto& precision : precision_list) {
-        nst::StylizeOptions options;
-        const bool autocast = precision == "bf16-autocast";
-        options.precision = autocast ? "fp32" : precision;
-        nst::Stylizer stylizer(copy_of(net), torch::kCPU, options);
-        at::autocast::set_cpu_enabled(autocast);
-        at::autocast::set_autocast_cpu_dtype(at::kBFloat16);
-        std::vector<double> times;
-        torch::Tensor output;
-        for (int run = 0; run <= repeats; ++run) {
-          const double start = now_seconds(cpu_time);
-          output = stylizer.stylize_tensor(input);
-          const double seconds = now_seconds(cpu_time) - start;
-          if (run > 0) times.push_back(seconds);  // run 0 warms up (oneDNN primitive creation)
-        }
-        at::autocast::set_cpu_enabled(false);
-        at::autocast::clear_cache();
-        std::sort(times.begin(), times.end());
-        medians.push_back(times[times.size() / 2]);
-        outputs.push_back(output.round());  // errors as the user sees them: 8-bit values
-      }
-      std::cout << "| " << size_text << " |";
-      char cell[64];
-      for (double m : medians) {
-        std::snprintf(cell, sizeof cell, " %.3f |", m);
-        std::cout << cell;
-      }
-      for (size_t i = 1; i < outputs.size(); ++i) {
-        const auto diff = (outputs[i] - outputs[0]).abs();
-        std::snprintf(cell, sizeof cell, " %.0f / %.2f |", diff.max().item<double>(), diff.mean().item<double>());
-        std::cout << cell;
-      }
-      std::cout << "\n" << std::flush;
+      const auto input = nst::mat_to_tensor(photo_of_size(photo, parse_size(size_text)));
+      std::vector<std::pair<double, torch::Tensor>> results;
+      for (const auto& precision : precision_list) results.push_back(time_stylization(net, precision, input, repeats, cpu_time));
+      print_row(size_text, results);
     }
     return 0;
   });

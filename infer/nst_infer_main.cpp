@@ -6,12 +6,16 @@
 #include <filesystem>
 #include <iostream>
 
+#include "core/command_line.h"
+#include "core/paths.h"
+#include "core/runtime.h"
+#include "core/signals.h"
+#include "core/tool.h"
 #include "data/image_io.h"
 #include "infer/folder_job.h"
 #include "infer/stylizer.h"
 #include "infer/video_job.h"
 #include "nets/model_file.h"
-#include "nets/runtime.h"
 
 namespace fs = std::filesystem;
 
@@ -35,10 +39,7 @@ int stylize_one_image(nst::Stylizer& stylizer, const std::string& input, std::st
   }
   if (!cv::haveImageWriter(output))
     throw std::runtime_error(output + ": cannot write this image format (use .jpg, .png, .webp, .bmp or .tif)");
-  const auto parent = fs::path(output).parent_path();
-  std::error_code ec;
-  if (!parent.empty()) fs::create_directories(parent, ec);
-  if (ec) throw std::runtime_error(output + ": cannot create directory " + parent.string() + " (" + ec.message() + ")");
+  nst::create_parent_directories(output);
 
   const cv::Mat image = nst::read_image_bgr(input);
   const auto start = std::chrono::steady_clock::now();
@@ -64,7 +65,7 @@ int main(int argc, char** argv) {
         "with a trained style model.",
         "nst-infer"};
     app.option_defaults()->always_capture_default();
-    std::string model_path, input, output, device = "auto";
+    std::string model_path, input, output, device = "auto", precision = "fp32";
     nst::StylizeOptions style;
     nst::OutputOptions out;
     int threads = 0;
@@ -73,15 +74,14 @@ int main(int argc, char** argv) {
     app.add_option("--output", output,
                    "Output image (format from its extension), directory (for a directory input), or video")
         ->required();
-    app.add_option("--max-size", style.max_size, "Shrink so the longest side is at most N pixels (0 = no limit)")
+    app.add_option("--max-size", style.max_size(), "Shrink so the longest side is at most N pixels (0 = no limit)")
         ->check(CLI::NonNegativeNumber);
-    app.add_option("--scale", style.scale, "Resize by this factor before stylizing")->check(CLI::Range(0.01, 16.0));
-    app.add_flag("--preserve-color", style.preserve_color, "Keep the content's colours; take only luminance from the style (default: off)");
-    app.add_option("--strength", style.strength, "Blend with the content: 0 = content, 1 = fully stylized")
+    app.add_option("--scale", style.scale(), "Resize by this factor before stylizing")->check(CLI::Range(0.01, 16.0));
+    app.add_flag("--preserve-color", style.preserve_color(), "Keep the content's colours; take only luminance from the style (default: off)");
+    app.add_option("--strength", style.strength(), "Blend with the content: 0 = content, 1 = fully stylized")
         ->check(CLI::Range(0.0, 1.0));
-    app.add_option("--precision", style.precision, "fp32, or bf16 (faster on CPUs with AVX512-BF16; see docs/inference.md)")
-        ->check(CLI::IsMember({"fp32", "bf16"}));
-    app.add_option("--tile", style.tile,
+    app.add_option("--precision", precision, "fp32, or bf16 (faster on CPUs with AVX512-BF16; see docs/inference.md)");
+    app.add_option("--tile", style.tile(),
                    "Stylize images larger than N pixels in overlapping N x N tiles, blended (0 = whole image; >= 64)");
     app.add_option("--threads", threads, "Intra-op threads (0 = all available cores)")->check(CLI::NonNegativeNumber);
     app.add_option("--device", device, "auto, cpu, cuda or cuda:N");
@@ -92,13 +92,8 @@ int main(int argc, char** argv) {
     app.add_option("--fourcc", out.fourcc, "Video codec (empty = from the output extension: avi MJPG, mp4 mp4v, webm VP80)");
     app.add_option("--max-frames", out.max_frames, "Video: stylize only the first N frames (0 = all)")
         ->check(CLI::NonNegativeNumber);
-    try {
-      app.parse(argc, argv);
-    } catch (const CLI::CallForHelp& e) {
-      return app.exit(e);
-    } catch (const CLI::ParseError& e) {
-      throw std::runtime_error(std::string(e.what()) + " (see nst-infer --help)");
-    }
+    if (auto status = nst::parse_command_line(app, argc, argv, "nst-infer")) return *status;
+    style.precision(nst::kPrecisionChoices.parse(precision, "--precision"));
     style.validate();  // before the model loads: option errors come first
     if (!out.extension.empty() && out.extension.front() == '.') out.extension.erase(0, 1);
 
@@ -119,7 +114,7 @@ int main(int argc, char** argv) {
     auto model = nst::load_model(model_path);
     for (const auto& warning : model.warnings) std::cerr << "nst-infer: warning: " << warning << "\n";
     nst::Stylizer stylizer(model.net, target, style);
-    nst::install_interrupt_handler();
+    nst::install_stop_handlers();
 
     if (folder) return stylize_folder(stylizer, input, output, out).report("nst-infer", "images");
     if (video) return stylize_video(stylizer, input, output, out).report("nst-infer", "frames");

@@ -1,11 +1,11 @@
 #include "infer/stylizer.h"
 
-#include <opencv2/imgproc.hpp>
-
 #include <cmath>
 #include <sstream>
 #include <stdexcept>
 
+#include "core/errors.h"
+#include "core/runtime.h"
 #include "data/image_io.h"
 
 namespace nst {
@@ -21,19 +21,18 @@ std::string gib_text(int64_t bytes) {
 }  // namespace
 
 void StylizeOptions::validate() const {
-  if (max_size < 0) throw std::runtime_error("--max-size must be >= 0 (0 = no limit), got " + std::to_string(max_size));
-  if (!(scale > 0 && scale <= 16)) throw std::runtime_error("--scale must be in (0, 16], got " + std::to_string(scale));
-  if (!(strength >= 0 && strength <= 1)) throw std::runtime_error("--strength must be in 0..1, got " + std::to_string(strength));
-  if (tile != 0 && tile < 64) throw std::runtime_error("--tile must be 0 (off) or at least 64, got " + std::to_string(tile));
-  if (precision != "fp32" && precision != "bf16")
-    throw std::runtime_error("--precision must be fp32 or bf16, got '" + precision + "'");
+  if (max_size_ < 0) throw std::runtime_error("--max-size must be >= 0 (0 = no limit), got " + std::to_string(max_size_));
+  if (!(scale_ > 0 && scale_ <= 16)) throw std::runtime_error("--scale must be in (0, 16], got " + std::to_string(scale_));
+  if (!(strength_ >= 0 && strength_ <= 1))
+    throw std::runtime_error("--strength must be in 0..1, got " + std::to_string(strength_));
+  if (tile_ != 0 && tile_ < 64) throw std::runtime_error("--tile must be 0 (off) or at least 64, got " + std::to_string(tile_));
 }
 
 cv::Size target_size(int64_t height, int64_t width, const StylizeOptions& options) {
-  double h = std::max<double>(1, std::round(height * options.scale));
-  double w = std::max<double>(1, std::round(width * options.scale));
-  if (options.max_size > 0 && std::max(h, w) > options.max_size) {
-    const double f = static_cast<double>(options.max_size) / std::max(h, w);
+  double h = std::max<double>(1, std::round(height * options.scale()));
+  double w = std::max<double>(1, std::round(width * options.scale()));
+  if (options.max_size() > 0 && std::max(h, w) > options.max_size()) {
+    const double f = static_cast<double>(options.max_size()) / std::max(h, w);
     h = std::max<double>(1, std::round(h * f));
     w = std::max<double>(1, std::round(w * f));
   }
@@ -68,7 +67,7 @@ Padded pad_for_net(const torch::Tensor& batch, int64_t multiple, int64_t min_sid
 Stylizer::Stylizer(TransformerNet net, torch::Device device, StylizeOptions options)
     : net_(std::move(net)), device_(device), options_(std::move(options)) {
   options_.validate();
-  dtype_ = options_.precision == "bf16" ? torch::kBFloat16 : torch::kFloat32;
+  dtype_ = dtype_of(options_.precision());
   net_->eval();
   net_->to(device_, dtype_);
 }
@@ -79,7 +78,7 @@ int64_t Stylizer::estimated_bytes(int64_t height, int64_t width) const {
   // peak RSS of a forward pass (docs/inference.md), with margin.
   const int64_t element = dtype_ == torch::kBFloat16 ? 2 : 4;
   const int64_t pixels = (height + 16) * (width + 16);
-  return pixels * (net_->options().width * 8 * element + 64) + (int64_t{64} << 20);
+  return pixels * (net_->options().width() * 8 * element + 64) + (int64_t{64} << 20);
 }
 
 torch::Tensor Stylizer::forward(const torch::Tensor& batch) {
@@ -109,11 +108,11 @@ torch::Tensor Stylizer::stylize_whole(const torch::Tensor& content) {
   try {
     return forward(padded.tensor).narrow(2, padded.top, height).narrow(3, padded.left, width).clamp(0, 255);
   } catch (const c10::Error& e) {
-    const std::string message = e.what_without_backtrace();
+    const std::string message = torch_error_message(e);
     if (message.find("out of memory") != std::string::npos)
       throw std::runtime_error("out of memory stylizing a " + std::to_string(width) + "x" + std::to_string(height) +
                                " image; use --max-size or --tile to shrink the work");
-    throw std::runtime_error(message.substr(0, message.find('\n')));
+    throw std::runtime_error(message);
   }
 }
 
@@ -140,7 +139,7 @@ torch::Tensor ramp(int64_t length, int64_t overlap, bool before, bool after) {
 
 torch::Tensor Stylizer::stylize_tiles(const torch::Tensor& content) {
   const int64_t height = content.size(2), width = content.size(3);
-  const int64_t tile = options_.tile / TransformerNetImpl::kSizeMultiple * TransformerNetImpl::kSizeMultiple;
+  const int64_t tile = options_.tile() / TransformerNetImpl::kSizeMultiple * TransformerNetImpl::kSizeMultiple;
   const int64_t overlap = std::max<int64_t>(16, (tile / 8 + 3) / 4 * 4);  // multiple of 4 keeps stride grids aligned
   const int64_t tile_h = std::min(tile, height), tile_w = std::min(tile, width);
   const auto rows = tile_starts(height, tile_h, overlap), cols = tile_starts(width, tile_w, overlap);
@@ -164,20 +163,17 @@ torch::Tensor Stylizer::stylize_tensor(const torch::Tensor& rgb) {
   if (height < 1 || width < 1) throw std::runtime_error("image has zero size");
   torch::InferenceMode inference;
   auto content = rgb.to(device_, torch::kFloat32).unsqueeze(0);
-  const bool tiled = options_.tile > 0 && std::max(height, width) > options_.tile;
+  const bool tiled = options_.tile() > 0 && std::max(height, width) > options_.tile();
   auto stylized = tiled ? stylize_tiles(content) : stylize_whole(content);
-  if (options_.preserve_color) stylized = with_luminance(content, luminance(stylized));
-  if (options_.strength < 1) stylized = options_.strength * stylized + (1 - options_.strength) * content;
+  if (options_.preserve_color()) stylized = with_luminance(content, luminance(stylized));
+  if (options_.strength() < 1) stylized = options_.strength() * stylized + (1 - options_.strength()) * content;
   return stylized.squeeze(0).clamp(0, 255).to(torch::kCPU);
 }
 
 cv::Mat Stylizer::stylize(const cv::Mat& bgr) {
   if (bgr.empty()) throw std::runtime_error("image has zero size");
   const cv::Size size = target_size(bgr.rows, bgr.cols, options_);
-  cv::Mat input = bgr;
-  if (size != bgr.size())
-    cv::resize(bgr, input, size, 0, 0, size.area() < bgr.size().area() ? cv::INTER_AREA : cv::INTER_CUBIC);
-  return tensor_to_mat(stylize_tensor(mat_to_tensor(input)));
+  return tensor_to_mat(stylize_tensor(mat_to_tensor(resize_to(bgr, size))));
 }
 
 }  // namespace nst

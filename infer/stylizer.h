@@ -7,19 +7,21 @@
 
 #include <string>
 
-#include "nets/runtime.h"
+#include "core/precision.h"
 #include "nets/transformer_net.h"
 
 namespace nst {
 
 struct StylizeOptions {
-  int64_t max_size = 0;        // longest side after resizing; 0 = no limit (never upscales)
-  double scale = 1.0;          // resize factor applied before max_size
-  bool preserve_color = false; // keep the content's chroma, take luminance from the stylized image
-  double strength = 1.0;       // 0 = content, 1 = fully stylized
-  std::string precision = "fp32";  // fp32 | bf16
-  int64_t tile = 0;            // >0: stylize in overlapping tiles of this side (huge images; 0 = whole image)
-  void validate() const;       // throws naming the bad option
+  TORCH_ARG(int64_t, max_size) = 0;            // longest side after resizing; 0 = no limit (never upscales)
+  TORCH_ARG(double, scale) = 1.0;              // resize factor applied before max_size
+  TORCH_ARG(bool, preserve_color) = false;     // keep the content's chroma, take luminance from the stylized image
+  TORCH_ARG(double, strength) = 1.0;           // 0 = content, 1 = fully stylized
+  TORCH_ARG(Precision, precision) = Precision::fp32;
+  TORCH_ARG(int64_t, tile) = 0;                // >0: stylize in overlapping tiles of this side (huge images; 0 = whole image)
+
+ public:
+  void validate() const;  // throws naming the bad option (as nst-infer spells it)
 };
 
 // Size an image of h x w gets after --scale and --max-size (each side at least 1).

@@ -1,30 +1,20 @@
 #include "infer/video_job.h"
 
-#include <opencv2/imgproc.hpp>
 #include <opencv2/videoio.hpp>
 
 #include <algorithm>
-#include <cmath>
 #include <filesystem>
 #include <stdexcept>
-#include <thread>
 
+#include "core/paths.h"
 #include "data/atomic_file.h"
+#include "data/image_io.h"
 #include "data/progress.h"
-#include "infer/bounded_queue.h"
+#include "infer/pipeline.h"
 
 namespace fs = std::filesystem;
 
 namespace nst {
-namespace {
-
-std::string lower_extension(const std::string& path) {
-  std::string ext = fs::path(path).extension().string();
-  std::transform(ext.begin(), ext.end(), ext.begin(), ::tolower);
-  return ext;
-}
-
-}  // namespace
 
 bool has_video_extension(const std::string& path) {
   const std::string ext = lower_extension(path);
@@ -67,46 +57,32 @@ BatchSummary stylize_video(Stylizer& stylizer, const std::string& input, const s
     if (!writer.isOpened())
       throw std::runtime_error(output + ": cannot write a video with codec " + fourcc +
                                " (try another extension, e.g. .avi, or --fourcc)");
-    BoundedQueue<cv::Mat> decoded(4), stylized(4);
-    std::thread reader([&] {
-      cv::Mat frame = first;
-      int64_t read = 0;
-      do {
-        if (interrupted() || !decoded.push(std::move(frame))) break;
-        frame = cv::Mat();
-      } while (++read != options.max_frames && capture.read(frame) && !frame.empty());
-      decoded.close();
-    });
-    std::thread encoder([&] {
-      while (auto frame = stylized.pop()) {
-        writer.write(*frame);
-        ++summary.written;  // read after join only
-      }
-    });
-    auto stop = [&] {
-      decoded.close();
-      stylized.close();
-      reader.join();
-      encoder.join();
+    cv::Mat next = first;
+    int64_t frames_read = 0;
+    auto read = [&](cv::Mat& frame) {
+      if (next.empty()) return false;
+      frame = next;
+      next = cv::Mat();
+      if (++frames_read != options.max_frames) capture.read(next);  // leaves `next` empty at the end
+      return true;
+    };
+    auto stylize = [&](cv::Mat& frame) {
+      frame = stylizer.stylize(frame);
+      if (frame.size() != size) frame = resize_to(frame, size);  // frames that changed size
+      progress.advance(1);
+      return true;
+    };
+    auto encode = [&](cv::Mat& frame) {
+      writer.write(frame);
+      ++summary.written;  // read after the pipeline's threads have joined
     };
     try {
-      while (auto frame = decoded.pop()) {
-        cv::Mat out = stylizer.stylize(*frame);
-        if (out.size() != size) cv::resize(out, out, size, 0, 0, cv::INTER_AREA);  // frames that changed size
-        stylized.push(std::move(out));
-        progress.advance(1);
-        if (interrupted()) break;
-      }
+      run_pipeline<cv::Mat>(4, read, stylize, encode);
     } catch (const std::exception& e) {
-      stop();
       throw std::runtime_error(input + ": frame " + std::to_string(summary.written + 1) + ": " + e.what());
     }
-    stylized.close();
-    decoded.close();
-    reader.join();
-    encoder.join();
     writer.release();
-    summary.interrupted = interrupted();
+    summary.interrupted = stop_requested();
     if (summary.interrupted) throw std::runtime_error(output + ": interrupted; no output written");
     if (!fs::exists(tmp) || fs::file_size(tmp) == 0) throw std::runtime_error(output + ": the video writer produced no file");
   });

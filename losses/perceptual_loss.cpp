@@ -73,6 +73,15 @@ torch::Tensor total_variation(const torch::Tensor& images) {
   return down.pow(2).mean() + right.pow(2).mean();
 }
 
+std::map<std::string, double> loss_values(const LossTerms& terms) {
+  auto value = [](const torch::Tensor& t) { return t.defined() ? t.detach().to(torch::kCPU, torch::kFloat64).item<double>() : 0.0; };
+  std::map<std::string, double> values{
+      {"total", value(terms.total)}, {"content", value(terms.content)}, {"style", value(terms.style)}, {"tv", value(terms.tv)}};
+  for (const auto& [layer, t] : terms.content_per_layer) values["content_" + layer] = value(t);
+  for (const auto& [layer, t] : terms.style_per_layer) values["style_" + layer] = value(t);
+  return values;
+}
+
 PerceptualLoss::PerceptualLoss(LossNetwork net, LossWeights weights) : net_(std::move(net)), weights_(std::move(weights)) {
   content_taps_ = active_layers(net_, weights_.content_layers, weights_.content_weight, "content");
   style_taps_ = active_layers(net_, weights_.style_layers, weights_.style_weight, "style");

@@ -35,6 +35,11 @@ struct LossTerms {
   std::map<std::string, torch::Tensor> content_per_layer, style_per_layer;  // weighted, before global weight
 };
 
+// Losses as plain numbers: total, content, style, tv, and content_LAYER / style_LAYER (weighted,
+// before the global weight, as in LossTerms); nst-train's log.jsonl, nst-optimize's curve and
+// nst-eval's scores use these names. Undefined terms are 0.
+std::map<std::string, double> loss_values(const LossTerms& terms);
+
 class PerceptualLoss {
  public:
   // Checks layer names against the net (unknown -> error listing the valid ones) and the weights

@@ -4,6 +4,7 @@
 #include <sstream>
 #include <stdexcept>
 
+#include "core/errors.h"
 #include "data/safetensors.h"
 
 namespace nst {
@@ -83,14 +84,6 @@ class FireImpl : public torch::nn::Module {
   torch::nn::Conv2d squeeze_, expand1x1_, expand3x3_;
 };
 TORCH_MODULE(Fire);
-
-std::string shape_string(at::IntArrayRef shape) {
-  std::ostringstream out;
-  out << "[";
-  for (size_t i = 0; i < shape.size(); ++i) out << (i ? "," : "") << shape[i];
-  out << "]";
-  return out.str();
-}
 
 std::vector<double> parse_triple(const std::string& path, const std::string& key, const std::string& text) {
   std::vector<double> values;
@@ -217,14 +210,14 @@ void LossNetworkImpl::load_weights(const std::string& path) {
     auto& parameter = item.value();
     const auto found = file.tensors.find(key);
     if (found == file.tensors.end())
-      throw std::runtime_error(path + ": missing tensor '" + key + "' " + shape_string(parameter.sizes()) + " for " + name_ +
+      throw std::runtime_error(path + ": missing tensor '" + key + "' " + shape_text(parameter.sizes(), ",") + " for " + name_ +
                                " (is this a " + name_ + " weights file?)");
     const auto& tensor = found->second;
     if (!tensor.is_floating_point())
       throw std::runtime_error(path + ": tensor '" + key + "' has integer dtype " + std::string(c10::toString(tensor.scalar_type())));
     if (tensor.sizes() != parameter.sizes())
-      throw std::runtime_error(path + ": tensor '" + key + "' has shape " + shape_string(tensor.sizes()) + ", " + name_ +
-                               " expects " + shape_string(parameter.sizes()));
+      throw std::runtime_error(path + ": tensor '" + key + "' has shape " + shape_text(tensor.sizes(), ",") + ", " + name_ +
+                               " expects " + shape_text(parameter.sizes(), ","));
     parameter.copy_(tensor.to(torch::kFloat));
   }
 }
@@ -241,7 +234,7 @@ void LossNetworkImpl::check_taps(const std::vector<std::string>& taps) const {
 torch::Tensor LossNetworkImpl::normalize(const torch::Tensor& rgb255) const {
   if (rgb255.dim() != 4 || rgb255.size(1) != 3 || !rgb255.is_floating_point())
     throw std::runtime_error("loss network " + name_ + " expects a float [N,3,H,W] batch, got " +
-                             shape_string(rgb255.sizes()) + " " + std::string(c10::toString(rgb255.scalar_type())));
+                             shape_text(rgb255.sizes(), ",") + " " + std::string(c10::toString(rgb255.scalar_type())));
   auto x = rgb255.to(scale_.scalar_type());
   if (bgr_) x = x.flip({1});
   return x * scale_ + shift_;
@@ -261,7 +254,7 @@ std::map<std::string, torch::Tensor> LossNetworkImpl::forward(const torch::Tenso
       x = (features_->begin() + i)->forward(x);
     } catch (const c10::Error& e) {
       throw std::runtime_error("loss network " + name_ + " failed at " + tap_names_[i] + " on input " +
-                               shape_string(rgb255.sizes()) + " (input too small?): " + e.what_without_backtrace());
+                               shape_text(rgb255.sizes(), ",") + " (input too small?): " + torch_error_message(e));
     }
     const auto& tap = tap_after_layer_[i].first;
     if (std::find(taps.begin(), taps.end(), tap) != taps.end()) out[tap] = x;

@@ -6,22 +6,11 @@
 #include <sstream>
 #include <stdexcept>
 
+#include "core/errors.h"
 #include "data/safetensors.h"
 
 namespace nst {
 namespace {
-
-std::runtime_error fail(const std::string& path, const std::string& problem) {
-  return std::runtime_error(path + ": " + problem);
-}
-
-std::string shape_text(c10::IntArrayRef shape) {
-  std::ostringstream out;
-  out << "[";
-  for (size_t i = 0; i < shape.size(); ++i) out << (i ? ", " : "") << shape[i];
-  out << "]";
-  return out.str();
-}
 
 // "a, b, c and N more": keeps one-line messages short for badly mismatched files.
 std::string name_list(const std::vector<std::string>& names) {
@@ -45,15 +34,15 @@ std::map<std::string, torch::Tensor> expected_tensors(TransformerNet& net) {
 TransformerNetOptions guess_architecture(const std::map<std::string, torch::Tensor>& tensors) {
   TransformerNetOptions options;
   auto conv1 = tensors.find("conv1.conv2d.weight");
-  if (conv1 != tensors.end() && conv1->second.dim() == 4) options.width = conv1->second.size(0);
+  if (conv1 != tensors.end() && conv1->second.dim() == 4) options.width(conv1->second.size(0));
   const std::regex residual(R"(res(\d+)\.conv1\.conv2d\.weight)");
   int64_t blocks = 0;
   for (const auto& [name, tensor] : tensors) {
     std::smatch match;
     if (std::regex_match(name, match, residual)) blocks = std::max<int64_t>(blocks, std::stoll(match[1]));
   }
-  options.res_blocks = blocks;
-  if (tensors.count("deconv1.conv_transpose2d.weight")) options.upsample = "transposed";
+  options.res_blocks(blocks);
+  if (tensors.count("deconv1.conv_transpose2d.weight")) options.upsample(UpsampleKind::transposed);
   return options;
 }
 
@@ -73,7 +62,7 @@ void save_model(const std::string& path, TransformerNet& net, const nlohmann::js
     auto value = tensor.detach().to(torch::kCPU, torch::kFloat32).contiguous();
     // A non-finite model is unusable; refuse rather than write a file that will not load.
     if (!torch::isfinite(value).all().item<bool>())
-      throw fail(path, "refusing to save: tensor '" + name + "' has NaN or infinite values");
+      throw path_error(path, "refusing to save: tensor '" + name + "' has NaN or infinite values");
     tensors[name] = value;
   }
   write_safetensors(path, tensors,
@@ -83,47 +72,58 @@ void save_model(const std::string& path, TransformerNet& net, const nlohmann::js
                      {"provenance", provenance.dump()}});
 }
 
+namespace {
+
+// A file with our metadata: checks format and version, reads the architecture and the provenance.
+TransformerNetOptions read_metadata(const std::string& path, const SafeTensors& file, LoadedModel& model) {
+  TransformerNetOptions options;
+  const std::string& format = file.metadata.at("format");
+  if (format != kModelFormat)
+    throw path_error(path, "not a style model: format '" + format + "', expected '" + kModelFormat + "'");
+  const auto version = file.metadata.find("format_version");
+  if (version == file.metadata.end()) throw path_error(path, "format_version missing from the metadata");
+  int number = 0;
+  try {
+    size_t used = 0;
+    number = std::stoi(version->second, &used);
+    if (used != version->second.size()) throw std::invalid_argument("trailing text");
+  } catch (const std::exception&) {
+    throw path_error(path, "format_version '" + version->second + "' is not a number");
+  }
+  if (number < 1 || number > kModelFormatVersion)
+    throw path_error(path, "format version " + std::to_string(number) + " is not supported (this build reads version " +
+                         std::to_string(kModelFormatVersion) + "; newer file?)");
+  const auto architecture = file.metadata.find("architecture");
+  if (architecture == file.metadata.end()) throw path_error(path, "architecture missing from the metadata");
+  try {
+    options = TransformerNetOptions::from_json(nlohmann::json::parse(architecture->second));
+  } catch (const std::exception& e) {
+    throw path_error(path, std::string("bad architecture metadata: ") + e.what());
+  }
+  const auto provenance = file.metadata.find("provenance");
+  if (provenance != file.metadata.end()) {
+    try {
+      model.provenance = nlohmann::json::parse(provenance->second);
+    } catch (const std::exception&) {
+      throw path_error(path, "provenance metadata is not valid JSON");
+    }
+  }
+  return options;
+}
+
+}  // namespace
+
 LoadedModel load_model(const std::string& path) {
   SafeTensors file = read_safetensors(path);
   LoadedModel model;
 
   TransformerNetOptions options;
-  const auto format = file.metadata.find("format");
-  if (format == file.metadata.end()) {
+  if (!file.metadata.count("format")) {
     options = guess_architecture(file.tensors);
     model.warnings.push_back(path + ": no nst metadata (plain pytorch/examples weights?); assuming architecture " +
                              options.to_json().dump());
   } else {
-    if (format->second != kModelFormat)
-      throw fail(path, "not a style model: format '" + format->second + "', expected '" + kModelFormat + "'");
-    const auto version = file.metadata.find("format_version");
-    if (version == file.metadata.end()) throw fail(path, "format_version missing from the metadata");
-    int number = 0;
-    try {
-      size_t used = 0;
-      number = std::stoi(version->second, &used);
-      if (used != version->second.size()) throw std::invalid_argument("trailing text");
-    } catch (const std::exception&) {
-      throw fail(path, "format_version '" + version->second + "' is not a number");
-    }
-    if (number < 1 || number > kModelFormatVersion)
-      throw fail(path, "format version " + std::to_string(number) + " is not supported (this build reads version " +
-                           std::to_string(kModelFormatVersion) + "; newer file?)");
-    const auto architecture = file.metadata.find("architecture");
-    if (architecture == file.metadata.end()) throw fail(path, "architecture missing from the metadata");
-    try {
-      options = TransformerNetOptions::from_json(nlohmann::json::parse(architecture->second));
-    } catch (const std::exception& e) {
-      throw fail(path, std::string("bad architecture metadata: ") + e.what());
-    }
-    const auto provenance = file.metadata.find("provenance");
-    if (provenance != file.metadata.end()) {
-      try {
-        model.provenance = nlohmann::json::parse(provenance->second);
-      } catch (const std::exception&) {
-        throw fail(path, "provenance metadata is not valid JSON");
-      }
-    }
+    options = read_metadata(path, file, model);
   }
 
   model.net = TransformerNet(options);
@@ -151,21 +151,21 @@ LoadedModel load_model(const std::string& path) {
     if (!expected.count(name)) unknown.push_back(name);
   const std::string arch = " for architecture " + options.to_json().dump();
   if (!missing.empty())
-    throw fail(path, std::to_string(missing.size()) + " tensors missing" + arch + ": " + name_list(missing));
+    throw path_error(path, std::to_string(missing.size()) + " tensors missing" + arch + ": " + name_list(missing));
   if (!unknown.empty())
-    throw fail(path, std::to_string(unknown.size()) + " unknown tensors" + arch + ": " + name_list(unknown));
+    throw path_error(path, std::to_string(unknown.size()) + " unknown tensors" + arch + ": " + name_list(unknown));
 
   torch::NoGradGuard no_grad;
   for (auto& [name, target] : expected) {
     const auto& stored = file.tensors.at(name);
     if (stored.sizes() != target.sizes())
-      throw fail(path, "tensor '" + name + "' has shape " + shape_text(stored.sizes()) + ", expected " +
+      throw path_error(path, "tensor '" + name + "' has shape " + shape_text(stored.sizes()) + ", expected " +
                            shape_text(target.sizes()) + arch);
     if (!stored.is_floating_point())
-      throw fail(path, "tensor '" + name + "' has integer dtype " + std::string(c10::toString(stored.scalar_type())) +
+      throw path_error(path, "tensor '" + name + "' has integer dtype " + std::string(c10::toString(stored.scalar_type())) +
                            " (expected F32, F16 or BF16)");
     auto value = stored.to(torch::kFloat32);
-    if (!torch::isfinite(value).all().item<bool>()) throw fail(path, "tensor '" + name + "' has NaN or infinite values");
+    if (!torch::isfinite(value).all().item<bool>()) throw path_error(path, "tensor '" + name + "' has NaN or infinite values");
     target.copy_(value);
   }
   model.net->eval();

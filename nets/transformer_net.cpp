@@ -5,20 +5,18 @@
 namespace nst {
 
 void TransformerNetOptions::validate() const {
-  if (width < 1 || width > 1024) throw std::runtime_error("model.width must be in 1..1024, got " + std::to_string(width));
-  if (res_blocks < 0 || res_blocks > 64)
-    throw std::runtime_error("model.res_blocks must be in 0..64, got " + std::to_string(res_blocks));
-  if (norm != "instance" && norm != "batch") throw std::runtime_error("model.norm must be instance or batch, got '" + norm + "'");
-  if (upsample != "nearest-conv" && upsample != "transposed")
-    throw std::runtime_error("model.upsample must be nearest-conv or transposed, got '" + upsample + "'");
-  if (padding != "reflect" && padding != "zero")
-    throw std::runtime_error("model.padding must be reflect or zero, got '" + padding + "'");
-  if (output != "linear" && output != "tanh") throw std::runtime_error("model.output must be linear or tanh, got '" + output + "'");
+  if (width_ < 1 || width_ > 1024) throw std::runtime_error("model.width must be in 1..1024, got " + std::to_string(width_));
+  if (res_blocks_ < 0 || res_blocks_ > 64)
+    throw std::runtime_error("model.res_blocks must be in 0..64, got " + std::to_string(res_blocks_));
 }
 
 nlohmann::json TransformerNetOptions::to_json() const {
-  return {{"width", width}, {"res_blocks", res_blocks}, {"norm", norm},
-          {"upsample", upsample}, {"padding", padding}, {"output", output}};
+  return {{"width", width_},
+          {"res_blocks", res_blocks_},
+          {"norm", kNormChoices.name(norm_)},
+          {"upsample", kUpsampleChoices.name(upsample_)},
+          {"padding", kPaddingChoices.name(padding_)},
+          {"output", kOutputChoices.name(output_)}};
 }
 
 TransformerNetOptions TransformerNetOptions::from_json(const nlohmann::json& json) {
@@ -26,12 +24,12 @@ TransformerNetOptions TransformerNetOptions::from_json(const nlohmann::json& jso
   TransformerNetOptions options;
   for (const auto& [key, value] : json.items()) {
     try {
-      if (key == "width") options.width = value.get<int64_t>();
-      else if (key == "res_blocks") options.res_blocks = value.get<int64_t>();
-      else if (key == "norm") options.norm = value.get<std::string>();
-      else if (key == "upsample") options.upsample = value.get<std::string>();
-      else if (key == "padding") options.padding = value.get<std::string>();
-      else if (key == "output") options.output = value.get<std::string>();
+      if (key == "width") options.width(value.get<int64_t>());
+      else if (key == "res_blocks") options.res_blocks(value.get<int64_t>());
+      else if (key == "norm") options.norm(kNormChoices.parse(value.get<std::string>(), "model.norm"));
+      else if (key == "upsample") options.upsample(kUpsampleChoices.parse(value.get<std::string>(), "model.upsample"));
+      else if (key == "padding") options.padding(kPaddingChoices.parse(value.get<std::string>(), "model.padding"));
+      else if (key == "output") options.output(kOutputChoices.parse(value.get<std::string>(), "model.output"));
       else throw std::runtime_error("unknown architecture option '" + key + "'");
     } catch (const nlohmann::json::exception&) {
       throw std::runtime_error("architecture option '" + key + "' has the wrong type");
@@ -49,10 +47,10 @@ torch::Tensor reflection_pad(const torch::Tensor& x, int64_t pad) {
   return torch::cat({rows.narrow(-1, 1, pad).flip(-1), rows, rows.narrow(-1, w - 1 - pad, pad).flip(-1)}, -1);
 }
 
-ConvLayerImpl::ConvLayerImpl(int64_t in, int64_t out, int64_t kernel, int64_t stride, const std::string& padding,
-                             const std::string& upsample)
-    : pad_(kernel / 2), reflect_(padding == "reflect"), nearest_(upsample == "nearest-conv") {
-  if (upsample == "transposed") {
+ConvLayerImpl::ConvLayerImpl(int64_t in, int64_t out, int64_t kernel, int64_t stride, PaddingKind padding,
+                             std::optional<UpsampleKind> upsample)
+    : pad_(kernel / 2), reflect_(padding == PaddingKind::reflect), nearest_(upsample == UpsampleKind::nearest_conv) {
+  if (upsample == UpsampleKind::transposed) {
     conv_transpose2d_ = register_module(
         "conv_transpose2d",
         torch::nn::ConvTranspose2d(torch::nn::ConvTranspose2dOptions(in, out, kernel).stride(2).padding(pad_).output_padding(1)));
@@ -72,7 +70,7 @@ torch::Tensor ConvLayerImpl::forward(const torch::Tensor& x) {
   return conv2d_(reflect_ ? reflection_pad(y, pad_) : y);
 }
 
-NormImpl::NormImpl(int64_t channels, const std::string& kind) : batch_(kind == "batch") {
+NormImpl::NormImpl(int64_t channels, NormKind kind) : batch_(kind == NormKind::batch) {
   weight_ = register_parameter("weight", torch::ones({channels}));
   bias_ = register_parameter("bias", torch::zeros({channels}));
   if (batch_) {
@@ -88,10 +86,10 @@ torch::Tensor NormImpl::forward(const torch::Tensor& x) {
 }
 
 ResidualBlockImpl::ResidualBlockImpl(int64_t channels, const TransformerNetOptions& options) {
-  conv1_ = register_module("conv1", ConvLayer(channels, channels, 3, 1, options.padding));
-  in1_ = register_module("in1", Norm(channels, options.norm));
-  conv2_ = register_module("conv2", ConvLayer(channels, channels, 3, 1, options.padding));
-  in2_ = register_module("in2", Norm(channels, options.norm));
+  conv1_ = register_module("conv1", ConvLayer(channels, channels, 3, 1, options.padding()));
+  in1_ = register_module("in1", Norm(channels, options.norm()));
+  conv2_ = register_module("conv2", ConvLayer(channels, channels, 3, 1, options.padding()));
+  in2_ = register_module("in2", Norm(channels, options.norm()));
 }
 
 torch::Tensor ResidualBlockImpl::forward(const torch::Tensor& x) {
@@ -101,20 +99,20 @@ torch::Tensor ResidualBlockImpl::forward(const torch::Tensor& x) {
 
 TransformerNetImpl::TransformerNetImpl(TransformerNetOptions options) : options_(std::move(options)) {
   options_.validate();
-  const int64_t w = options_.width;
-  conv1_ = register_module("conv1", ConvLayer(3, w, 9, 1, options_.padding));
-  in1_ = register_module("in1", Norm(w, options_.norm));
-  conv2_ = register_module("conv2", ConvLayer(w, 2 * w, 3, 2, options_.padding));
-  in2_ = register_module("in2", Norm(2 * w, options_.norm));
-  conv3_ = register_module("conv3", ConvLayer(2 * w, 4 * w, 3, 2, options_.padding));
-  in3_ = register_module("in3", Norm(4 * w, options_.norm));
-  for (int64_t i = 0; i < options_.res_blocks; ++i)
+  const int64_t w = options_.width();
+  conv1_ = register_module("conv1", ConvLayer(3, w, 9, 1, options_.padding()));
+  in1_ = register_module("in1", Norm(w, options_.norm()));
+  conv2_ = register_module("conv2", ConvLayer(w, 2 * w, 3, 2, options_.padding()));
+  in2_ = register_module("in2", Norm(2 * w, options_.norm()));
+  conv3_ = register_module("conv3", ConvLayer(2 * w, 4 * w, 3, 2, options_.padding()));
+  in3_ = register_module("in3", Norm(4 * w, options_.norm()));
+  for (int64_t i = 0; i < options_.res_blocks(); ++i)
     res_.push_back(register_module("res" + std::to_string(i + 1), ResidualBlock(4 * w, options_)));
-  deconv1_ = register_module("deconv1", ConvLayer(4 * w, 2 * w, 3, 1, options_.padding, options_.upsample));
-  in4_ = register_module("in4", Norm(2 * w, options_.norm));
-  deconv2_ = register_module("deconv2", ConvLayer(2 * w, w, 3, 1, options_.padding, options_.upsample));
-  in5_ = register_module("in5", Norm(w, options_.norm));
-  deconv3_ = register_module("deconv3", ConvLayer(w, 3, 9, 1, options_.padding));
+  deconv1_ = register_module("deconv1", ConvLayer(4 * w, 2 * w, 3, 1, options_.padding(), options_.upsample()));
+  in4_ = register_module("in4", Norm(2 * w, options_.norm()));
+  deconv2_ = register_module("deconv2", ConvLayer(2 * w, w, 3, 1, options_.padding(), options_.upsample()));
+  in5_ = register_module("in5", Norm(w, options_.norm()));
+  deconv3_ = register_module("deconv3", ConvLayer(w, 3, 9, 1, options_.padding()));
 }
 
 torch::Tensor TransformerNetImpl::forward(const torch::Tensor& x) {
@@ -125,7 +123,7 @@ torch::Tensor TransformerNetImpl::forward(const torch::Tensor& x) {
   y = torch::relu(in4_(deconv1_(y)));
   y = torch::relu(in5_(deconv2_(y)));
   y = deconv3_(y);
-  if (options_.output == "tanh") y = 127.5 * (torch::tanh(y) + 1.0);
+  if (options_.output() == OutputKind::tanh) y = 127.5 * (torch::tanh(y) + 1.0);
   return y;
 }
 

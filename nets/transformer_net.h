@@ -5,19 +5,34 @@
 #include <nlohmann/json.hpp>
 #include <torch/torch.h>
 
+#include <optional>
 #include <string>
+
+#include "core/choices.h"
 
 namespace nst {
 
-struct TransformerNetOptions {
-  int64_t width = 32;                  // channels of the first conv; then 2x and 4x (16 = jcjohnson's half width)
-  int64_t res_blocks = 5;
-  std::string norm = "instance";       // instance | batch
-  std::string upsample = "nearest-conv";  // nearest-conv | transposed
-  std::string padding = "reflect";     // reflect | zero
-  std::string output = "linear";       // linear | tanh (127.5 * (1 + tanh))
+enum class NormKind { instance, batch };
+enum class UpsampleKind { nearest_conv, transposed };  // nearest x2 then conv | stride-2 transposed conv
+enum class PaddingKind { reflect, zero };
+enum class OutputKind { linear, tanh };  // tanh: 127.5 * (1 + tanh)
+inline const Choices<NormKind> kNormChoices{{"instance", NormKind::instance}, {"batch", NormKind::batch}};
+inline const Choices<UpsampleKind> kUpsampleChoices{{"nearest-conv", UpsampleKind::nearest_conv},
+                                                    {"transposed", UpsampleKind::transposed}};
+inline const Choices<PaddingKind> kPaddingChoices{{"reflect", PaddingKind::reflect}, {"zero", PaddingKind::zero}};
+inline const Choices<OutputKind> kOutputChoices{{"linear", OutputKind::linear}, {"tanh", OutputKind::tanh}};
 
-  void validate() const;               // throws naming the bad option
+// The architecture; the defaults are pytorch/examples'. Names in messages and JSON are the config's (model.*).
+struct TransformerNetOptions {
+  TORCH_ARG(int64_t, width) = 32;  // channels of the first conv; then 2x and 4x (16 = jcjohnson's half width)
+  TORCH_ARG(int64_t, res_blocks) = 5;
+  TORCH_ARG(NormKind, norm) = NormKind::instance;
+  TORCH_ARG(UpsampleKind, upsample) = UpsampleKind::nearest_conv;
+  TORCH_ARG(PaddingKind, padding) = PaddingKind::reflect;
+  TORCH_ARG(OutputKind, output) = OutputKind::linear;
+
+ public:
+  void validate() const;  // throws naming the bad option (the enums are valid by construction)
   nlohmann::json to_json() const;
   static TransformerNetOptions from_json(const nlohmann::json& json);  // validates; unknown keys are errors
 };
@@ -31,8 +46,8 @@ torch::Tensor reflection_pad(const torch::Tensor& x, int64_t pad);
 // upsample "transposed" uses a stride-2 ConvTranspose2d ("conv_transpose2d") instead.
 class ConvLayerImpl : public torch::nn::Module {
  public:
-  ConvLayerImpl(int64_t in, int64_t out, int64_t kernel, int64_t stride, const std::string& padding,
-                const std::string& upsample = "none");  // upsample: none | nearest-conv | transposed
+  ConvLayerImpl(int64_t in, int64_t out, int64_t kernel, int64_t stride, PaddingKind padding,
+                std::optional<UpsampleKind> upsample = std::nullopt);
   torch::Tensor forward(const torch::Tensor& x);
 
  private:
@@ -47,7 +62,7 @@ TORCH_MODULE(ConvLayer);
 // pytorch/examples: instance norm (affine) or batch norm (with running statistics).
 class NormImpl : public torch::nn::Module {
  public:
-  NormImpl(int64_t channels, const std::string& kind);
+  NormImpl(int64_t channels, NormKind kind);
   torch::Tensor forward(const torch::Tensor& x);
 
  private:

@@ -7,12 +7,18 @@
 # 2. nst-optimize (L-BFGS, from the content image) optimizes each photo with STYLE, keeping snapshots
 #    at the iteration counts in ITERATIONS;
 # 3. nst-eval scores the model's outputs and every snapshot with one loss definition (CONFIG);
-# 4. prints a table and e.g. "model loss ~= L-BFGS iteration 60" (Johnson et al. 2016 report that
-#    their nets reach roughly the loss of 50-100 L-BFGS iterations).
+# 4. prints a table, each photo's place on its own curve and their median, e.g. "median: model loss
+#    ~= L-BFGS iteration 60" (Johnson et al. 2016 report that their nets reach roughly the loss of
+#    50-100 L-BFGS iterations);
+# 5. writes a contact sheet (SHEET): photo | model | the optimizer at each iteration count.
 #
-# Environment (defaults): CONFIG (configs/optimize_squeezenet.yaml; a loss config both nst-optimize
-# and nst-eval read), SIZE (256), ITERATIONS ("10 20 50 100 200"), LIMIT (0 = every photo),
-# THREADS (0 = all cores), BIN (build/bin), WORK (a new directory under /tmp; kept for inspection).
+# Environment (defaults): CONFIG (model: the objective MODEL was trained with, from its provenance,
+# via scripts/model_objective.py; or a loss config file both nst-optimize and nst-eval read, e.g.
+# configs/optimize_squeezenet.yaml for imported models), SIZE (256), ITERATIONS ("10 20 50 100 200"),
+# LIMIT (0 = every photo), THREADS (0 = all cores), BIN (build/bin), WORK (a new directory under
+# /tmp; kept for inspection), SHEET ($WORK/sheet.png), SHEET_HEIGHT (160).
+# The placement says how far the model got on its own objective; scripts/quality_meter.py says how
+# much style it adds and how much structure it keeps, independently of any recipe's weights.
 # Run from the repository root (CONFIG's relative paths are relative to it).
 set -euo pipefail
 
@@ -20,17 +26,27 @@ die() { echo "compare_quality: error: $*" >&2; exit 1; }
 
 [ $# -eq 3 ] || die "usage: scripts/compare_quality.sh MODEL STYLE EVAL_DIR (see the comments at the top)"
 MODEL=$1 STYLE=$2 EVAL_DIR=$3
-CONFIG=${CONFIG:-configs/optimize_squeezenet.yaml}
+CONFIG=${CONFIG:-model}
 SIZE=${SIZE:-256}
 ITERATIONS=${ITERATIONS:-"10 20 50 100 200"}
 LIMIT=${LIMIT:-0}
 THREADS=${THREADS:-0}
 BIN=${BIN:-build/bin}
 WORK=${WORK:-$(mktemp -d /tmp/compare_quality.XXXXXX)}
+SHEET=${SHEET:-$WORK/sheet.png}
+SHEET_HEIGHT=${SHEET_HEIGHT:-160}
+PYTHON=${PYTHON:-/usr/bin/python3}
 
 [ -f "$MODEL" ] || die "$MODEL: no such model file"
 [ -f "$STYLE" ] || die "$STYLE: no such style image"
 [ -d "$EVAL_DIR" ] || die "$EVAL_DIR: no such folder"
+[[ $SIZE =~ ^[1-9][0-9]*$ ]] || die "SIZE must be a positive whole number, got '$SIZE'"
+mkdir -p "$WORK"
+if [ "$CONFIG" = model ]; then
+  CONFIG="$WORK/objective.yaml"
+  "$PYTHON" "$(dirname "$0")/model_objective.py" "$MODEL" "$SIZE" "$CONFIG" ||
+    die "$MODEL has no training config (an imported model?): set CONFIG=configs/optimize_squeezenet.yaml"
+fi
 [ -f "$CONFIG" ] || die "$CONFIG: no such config file (set CONFIG=...)"
 for tool in nst-infer nst-optimize nst-eval; do
   [ -x "$BIN/$tool" ] || die "$BIN/$tool not built (build first, e.g. scripts/bootstrap.sh, or set BIN=...)"
@@ -82,7 +98,7 @@ done
 
 # Placement: log-log interpolation between the scored snapshots, and the first iteration at which
 # the optimizer's own per-iteration curve (float image, before 8-bit rounding) goes below the model.
-python3 - "$WORK" "${counts[@]}" <<'EOF'
+"$PYTHON" - "$WORK" "${counts[@]}" <<'EOF'
 import json, math, os, sys
 
 work, counts = sys.argv[1], sorted(int(n) for n in sys.argv[2:])
@@ -120,8 +136,10 @@ def crossing(name, loss):
 
 header = f"{'photo':<20}{'model':>12}" + "".join(f"{'it ' + str(n):>12}" for n in counts) + f"{'~iteration':>12}{'curve':>8}"
 print(header)
+places = []
 for name in names:
-    label, _ = place(model[name], [(n, optimizer[n][name]) for n in counts])
+    label, value = place(model[name], [(n, optimizer[n][name]) for n in counts])
+    places.append((value, label))
     print(f"{name:<20}{model[name]:>12.5g}" + "".join(f"{optimizer[n][name]:>12.5g}" for n in counts) +
           f"{label:>12}{crossing(name, model[name]):>8}")
 mean_model = sum(model[n] for n in names) / len(names)
@@ -129,4 +147,11 @@ mean_curve = [(n, sum(optimizer[n][x] for x in names) / len(names)) for n in cou
 label, _ = place(mean_model, mean_curve)
 print(f"{'mean':<20}{mean_model:>12.5g}" + "".join(f"{l:>12.5g}" for _, l in mean_curve) + f"{label:>12}")
 print(f"model loss ~= L-BFGS iteration {label} (mean total loss over {len(names)} photo(s); scores from nst-eval)")
+# The lower middle for an even count, with its label: a bound such as "> 200" stays a bound.
+_, median = sorted(places)[(len(places) - 1) // 2]
+print(f"median: model loss ~= L-BFGS iteration {median} (median of {len(places)} photo(s))")
 EOF
+
+columns=("photo=$WORK/content" "model=$WORK/model")
+for n in "${counts[@]}"; do columns+=("L-BFGS $n=$WORK/iter_$n"); done
+"$PYTHON" "$(dirname "$0")/contact_sheet.py" "$SHEET" "${columns[@]}" --height "$SHEET_HEIGHT" >&2

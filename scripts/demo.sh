@@ -2,11 +2,14 @@
 # The main job: set up and build if needed, then stylize Debian opencv-doc's sample photos and the
 # first seconds of its vtest.avi into demo_out/, printing the time per image.
 #
-#   scripts/demo.sh [MODEL.safetensors]
+#   scripts/demo.sh [MODEL.safetensors]   # default: the shipped models/starry_night.safetensors
+#   scripts/demo.sh --train               # train a quick model first, then stylize with it
 #
-# Without MODEL a quick model is trained first (configs/quick_demo.yaml: about 10 minutes on a 2-core
-# CPU) on ../shared/data/train if present, else on opencv-doc's sample photos, with opencv-doc's
-# starry_night.jpg as the style. It needs SqueezeNet 1.1 loss-network weights, looked up in this order:
+# The shipped model (Van Gogh's Starry Night, public domain, trained with configs/cpu_overnight.yaml;
+# models/README.md) stylizes right after the build. With --train a quick model is trained first
+# (configs/quick_demo.yaml: about 10 minutes on a 2-core CPU) on ../shared/data/train if present, else
+# on opencv-doc's sample photos, with opencv-doc's starry_night.jpg as the style. It needs SqueezeNet
+# 1.1 loss-network weights, looked up in this order:
 #   $NST_WEIGHTS_DIR/squeezenet1_1*.safetensors, ../shared/weights/squeezenet1_1*.safetensors,
 #   demo_out/weights/squeezenet1_1.safetensors (downloaded from torchvision's URL and converted once).
 # The trained model is kept (demo_out/quick_model/model.safetensors) and reused by the next run; an
@@ -18,10 +21,18 @@ samples=/usr/share/doc/opencv-doc/examples/data
 out=demo_out
 build=${NST_BUILD_DIR:-build}   # another build directory, e.g. a developer's own
 bin=$build/bin
-model=${1:-}
-
 say() { echo "demo: $*"; }
 die() { echo "demo: error: $*" >&2; exit 1; }
+
+train=false model=models/starry_night.safetensors
+case "${1:-}" in
+  --train) train=true model= ;;
+  -h|--help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
+  -*) die "unknown option $1 (usage: scripts/demo.sh [MODEL.safetensors | --train])" ;;
+  ?*) model=$1 ;;
+esac
+[[ $# -le 1 ]] || die "too many arguments (usage: scripts/demo.sh [MODEL.safetensors | --train])"
+[[ $train == true || -f $model ]] || die "$model: no such model file"
 
 # Set up and build (bootstrap is idempotent; skip it when everything is already there).
 if [[ ! -x $bin/nst-infer || ! -x $bin/nst-train || ! -d $samples ]]; then
@@ -46,7 +57,7 @@ find_weights() {
   return 1
 }
 
-if [[ -z $model ]]; then
+if [[ $train == true ]]; then
   model=$out/quick_model/model.safetensors
   if [[ -f $model ]]; then
     say "using the quick model trained before: $model (delete $out/quick_model to train again)"

@@ -25,7 +25,7 @@ inline TransformerNet random_net(TransformerNetOptions options = {}, uint64_t se
     if (item.key().find("running_mean") != std::string::npos) item.value().uniform_(-0.2, 0.2);
     if (item.key().find("running_var") != std::string::npos) item.value().uniform_(0.5, 1.5);
   }
-  if (options.output == "linear") {
+  if (options.output() == OutputKind::linear) {
     for (auto& item : net->named_parameters()) {
       if (item.key().rfind("deconv3.", 0) != 0) continue;
       ends_with(item.key(), ".weight") ? item.value().mul_(60.0) : item.value().add_(128.0);

@@ -1,10 +1,10 @@
-// train/config.h: defaults as schema, file merge, key=value overrides (YAML values, lists, weight
+// config/config.h: defaults as schema, file merge, key=value overrides (YAML values, lists, weight
 // maps and single weight-map entries), unknown keys with a suggestion, type errors, file errors.
 #include <fstream>
 
 #include "test_support.h"
-#include "train/config.h"
-#include "train/trainer.h"
+#include "config/config.h"
+#include "train/train_options.h"
 
 using nst::Config;
 using nst::test::TempDir;
@@ -29,8 +29,6 @@ loss:
 Config make() { return Config(kSchema, {"loss.layers"}); }
 
 void write_file(const std::string& path, const std::string& text) { std::ofstream(path) << text; }
-
-#define EXPECT_CONTAINS(haystack, needle) EXPECT_NE(std::string(haystack).find(needle), std::string::npos) << "message: " << (haystack)
 
 }  // namespace
 

@@ -15,13 +15,7 @@ namespace fs = std::filesystem;
 using nst::test::error_of;
 using nst::test::TempDir;
 
-namespace {
-
-void write_text(const std::string& path, const std::string& text) {
-  std::ofstream(path, std::ios::binary) << text;
-}
-
-}  // namespace
+using nst::test::write_bytes;
 
 TEST(ImageIo, PngRoundTripIsExactAndRgbOrdered) {
   TempDir dir;
@@ -49,15 +43,15 @@ TEST(ImageIo, GrayscaleIsExpandedToThreeChannels) {
 
 TEST(ImageIo, BadFilesGiveOneLineErrorsNamingTheFile) {
   TempDir dir;
-  write_text(dir / "empty.jpg", "");
-  write_text(dir / "text.jpg", "this is not a jpeg");
+  write_bytes(dir / "empty.jpg", "");
+  write_bytes(dir / "text.jpg", "this is not a jpeg");
   std::string jpeg;
   {
     std::vector<uchar> bytes;
     cv::imencode(".jpg", cv::Mat(64, 64, CV_8UC3, cv::Scalar(10, 20, 30)), bytes);
     jpeg.assign(bytes.begin(), bytes.begin() + 20);  // truncated inside the header
   }
-  write_text(dir / "truncated.jpg", jpeg);
+  write_bytes(dir / "truncated.jpg", jpeg);
   fs::create_directories(dir / "folder.jpg");
 
   EXPECT_EQ(error_of([&] { nst::read_image(dir / "missing.jpg"); }), (dir / "missing.jpg") + ": no such file");
@@ -145,19 +139,19 @@ TEST(SafeTensors, CorruptContainersAreRejectedWithReasons) {
   std::ifstream in(dir / "good.safetensors", std::ios::binary);
   std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
 
-  write_text(dir / "short.safetensors", bytes.substr(0, 5));
+  write_bytes(dir / "short.safetensors", bytes.substr(0, 5));
   EXPECT_NE(error_of([&] { nst::read_safetensors(dir / "short.safetensors"); }).find("not a safetensors file"),
             std::string::npos);
-  write_text(dir / "truncated.safetensors", bytes.substr(0, bytes.size() - 10));
+  write_bytes(dir / "truncated.safetensors", bytes.substr(0, bytes.size() - 10));
   EXPECT_NE(error_of([&] { nst::read_safetensors(dir / "truncated.safetensors"); }).find("outside the file"),
             std::string::npos);
   std::string huge_header = bytes;
   huge_header[6] = '\x7f';
-  write_text(dir / "huge.safetensors", huge_header);
+  write_bytes(dir / "huge.safetensors", huge_header);
   EXPECT_NE(error_of([&] { nst::read_safetensors(dir / "huge.safetensors"); }).find("header length"), std::string::npos);
   std::string bad_json = bytes;
   bad_json[8] = '[';
-  write_text(dir / "json.safetensors", bad_json);
+  write_bytes(dir / "json.safetensors", bad_json);
   EXPECT_NE(error_of([&] { nst::read_safetensors(dir / "json.safetensors"); }).find("header"), std::string::npos);
   EXPECT_NE(error_of([&] { nst::read_safetensors(dir / "absent.safetensors"); }).find("absent.safetensors: cannot open"),
             std::string::npos);

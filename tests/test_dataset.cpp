@@ -13,6 +13,8 @@
 namespace fs = std::filesystem;
 using nst::test::TempDir;
 
+using nst::test::write_bytes;
+
 namespace {
 
 // A noisy colour image of the given size, different for every seed (so crops and orders show).
@@ -21,11 +23,6 @@ void write_noise_image(const std::string& path, int rows, int cols, int seed) {
   cv::RNG rng(static_cast<uint64_t>(seed) + 1);
   rng.fill(image, cv::RNG::UNIFORM, 0, 256);
   ASSERT_TRUE(cv::imwrite(path, image)) << path;
-}
-
-void write_bytes(const std::string& path, const std::string& bytes) {
-  std::ofstream out(path, std::ios::binary);
-  out << bytes;
 }
 
 std::vector<std::string> make_photo_folder(const TempDir& dir, int count) {

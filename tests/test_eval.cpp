@@ -7,7 +7,7 @@
 
 #include "data/image_io.h"
 #include "data/safetensors.h"
-#include "infer/evaluation.h"
+#include "optimize/evaluation.h"
 #include "nets/model_file.h"
 #include "test_support.h"
 
@@ -22,10 +22,7 @@ torch::Tensor pattern(int64_t h, int64_t w, double phase) {
 
 std::string tool(const std::string& name) { return test::bin_dir() + "/" + name; }
 
-const char* kTinyArgs =
-    " loss_network.name=squeezenet1_1 loss_network.weights=random seed=5 'loss.content.layers={fire3: 1.0}'"
-    " 'loss.style.layers={relu1: 1.0, fire2: 0.5, fire5: 2.0}' loss.content.weight=2 loss.style.weight=1e4"
-    " loss.tv.weight=10 threads=1";
+const std::string kTinyArgs = test::tiny_loss_args(5, "relu1: 1.0, fire2: 0.5, fire5: 2.0", 2);
 
 TEST(EvalPairing, MatchesByRelativeNameAndReportsMissing) {
   test::TempDir dir;
@@ -56,10 +53,10 @@ TEST(EvalConfig, AcceptsOptimizeConfigsButNotUnknownLossKeys) {
   std::ofstream(dir / "optimize.yaml") << "loss:\n  tv:\n    weight: 3.5\noptimize:\n  iterations: 9\noutput:\n  size: 64\n";
   std::ofstream(dir / "typo.yaml") << "loss:\n  tv:\n    wieght: 3.5\n";
   Config config = make_eval_config();
-  merge_eval_config_file(config, dir / "optimize.yaml");
+  config.merge_file(dir / "optimize.yaml", optimize_only_sections());
   EXPECT_EQ(config.get_double("loss.tv.weight"), 3.5);
   try {
-    merge_eval_config_file(config, dir / "typo.yaml");
+    config.merge_file(dir / "typo.yaml", optimize_only_sections());
     FAIL() << "no error for an unknown key";
   } catch (const std::runtime_error& e) {
     EXPECT_NE(std::string(e.what()).find("did you mean 'loss.tv.weight'"), std::string::npos) << e.what();
@@ -132,9 +129,8 @@ TEST_F(EvalTool, AgreesWithPythonReferenceOnAStyleBlend) {
                                  {"style_weight", 1e4},
                                  {"tv_weight", 10.0},
                                  {"blend", {3.0, 1.0}}};
-  ran = test::run_command(test::python() + " " + test::source_dir() + "/tests/python/perceptual_loss_reference.py " +
-                          dir / "weights.safetensors" + " " + dir / "inputs.safetensors" + " '" + config.dump() + "' " +
-                          dir / "losses.safetensors");
+  ran = test::run_loss_reference(dir / "weights.safetensors", dir / "inputs.safetensors", config.dump(),
+                                 dir / "losses.safetensors");
   ASSERT_EQ(ran.exit_code, 0) << ran.output;
   const auto reference = read_safetensors(dir / "losses.safetensors").tensors;
   int compared = 0;
@@ -195,9 +191,7 @@ TEST(CompareQuality, ScriptPlacesAModelOnTheOptimizerCurve) {
   write_image(dir / "photos/p2.png", pattern(48, 40, 2.0));
   write_image(dir / "style.png", pattern(48, 48, 3.0));
   torch::manual_seed(1);
-  TransformerNetOptions options;
-  options.width = 8, options.res_blocks = 1;
-  TransformerNet net(options);
+  TransformerNet net(TransformerNetOptions().width(8).res_blocks(1));
   save_model(dir / "model.safetensors", net, nlohmann::json::object());
   std::ofstream(dir / "loss.yaml") << "loss_network: {name: squeezenet1_1, weights: random}\n"
                                       "loss:\n  content: {layers: {fire3: 1.0}, weight: 1.0}\n"

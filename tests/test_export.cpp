@@ -67,8 +67,8 @@ TEST(OnnxExport, DefaultNetInOpenCvDnnMatchesNstInferAtSquareNonSquareAndOddSize
 TEST(OnnxExport, OpenCvReusingAFusedNetAtANewSizeIsWrongSoDocsSayDisableFusion) {
   TempDir dir;
   TransformerNetOptions options;
-  options.width = 8;
-  options.res_blocks = 1;
+  options.width(8);
+  options.res_blocks(1);
   auto net = test::random_net(options);
   const std::string path = export_to(dir, net, "style.onnx");
   auto fused = load_dnn(path, /*fusion=*/true);
@@ -85,15 +85,15 @@ TEST(OnnxExport, EveryArchitectureOptionPassesTheCheckerAndMatchesInOpenCvDnn) {
   TempDir dir;
   const auto image = test::test_image(36, 52);
   std::vector<TransformerNetOptions> variants(6);
-  variants[1].norm = "batch";
-  variants[2].upsample = "transposed";
-  variants[3].padding = "zero";
-  variants[4].output = "tanh";
-  variants[5].res_blocks = 0;
+  variants[1].norm(NormKind::batch);
+  variants[2].upsample(UpsampleKind::transposed);
+  variants[3].padding(PaddingKind::zero);
+  variants[4].output(OutputKind::tanh);
+  variants[5].res_blocks(0);
   for (size_t i = 0; i < variants.size(); ++i) {
     auto& options = variants[i];
-    options.width = 8;
-    if (i != 5) options.res_blocks = 2;
+    options.width(8);
+    if (i != 5) options.res_blocks(2);
     auto net = test::random_net(options, 20 + i);
     const std::string what = options.to_json().dump();
     for (int opset : {11, 13}) {
@@ -118,7 +118,7 @@ TEST(OnnxExport, CheckerRejectsDamagedFilesNamingThem) {
 TEST(OnnxExport, UnwritableOutputIsNamedAndLeavesNoFile) {
   TempDir dir;
   TransformerNetOptions options;
-  options.width = 4;
+  options.width(4);
   auto net = test::random_net(options);
   const std::string path = dir / "missing_dir/style.onnx";
   const std::string error = test::error_of([&] { export_onnx(path, net, {}, {}); });
@@ -132,8 +132,8 @@ TEST(NstExport, BadInputGivesOneLineNamingTheProblem) {
   const std::string tool = test::bin_dir() + "/nst-export";
   std::ofstream(dir / "broken.safetensors") << "garbage";
   TransformerNetOptions options;
-  options.width = 4;
-  options.norm = "batch";
+  options.width(4);
+  options.norm(NormKind::batch);
   auto net = test::random_net(options);
   save_model(dir / "batch.safetensors", net, {});
   const std::pair<std::string, std::string> cases[] = {
@@ -156,8 +156,8 @@ TEST(NstExport, BadInputGivesOneLineNamingTheProblem) {
 TEST(NstExport, WritesOnnxTorchScriptAndStateDict) {
   TempDir dir;
   TransformerNetOptions options;
-  options.width = 8;
-  options.res_blocks = 1;
+  options.width(8);
+  options.res_blocks(1);
   auto net = test::random_net(options);
   save_model(dir / "style.safetensors", net, {{"style", "tiny"}});
   const auto result = test::run_command(test::bin_dir() + "/nst-export --model " + (dir / "style.safetensors") +

@@ -34,14 +34,14 @@ torch::Tensor python_forward(const TempDir& dir, const std::string& kind, const 
 TEST(TorchScriptExport, LibTorchLoadsEveryArchitectureAndMatches) {
   TempDir dir;
   std::vector<TransformerNetOptions> variants(5);
-  variants[1].norm = "batch";
-  variants[2].upsample = "transposed";
-  variants[3].padding = "zero";
-  variants[4].output = "tanh";
+  variants[1].norm(NormKind::batch);
+  variants[2].upsample(UpsampleKind::transposed);
+  variants[3].padding(PaddingKind::zero);
+  variants[4].output(OutputKind::tanh);
   const auto input = test::test_image(36, 44).unsqueeze(0);
   for (size_t i = 0; i < variants.size(); ++i) {
-    variants[i].width = 8;
-    variants[i].res_blocks = 2;
+    variants[i].width(8);
+    variants[i].res_blocks(2);
     auto net = test::random_net(variants[i], 30 + i);
     const std::string path = dir / ("v" + std::to_string(i) + ".pt");
     export_torchscript(path, net, {{"style", "test"}});
@@ -81,8 +81,8 @@ TEST(StateDictExport, RoundTripsThroughTheImporterUnchanged) {
   NST_REQUIRE_OR_SKIP(test::have_python_torch(), "python3-torch not installed (scripts/bootstrap.sh installs it)");
   TempDir dir;
   TransformerNetOptions options;
-  options.width = 16;  // jcjohnson's half width and fewer blocks: the importer reads both from shapes
-  options.res_blocks = 3;
+  options.width(16);  // jcjohnson's half width and fewer blocks: the importer reads both from shapes
+  options.res_blocks(3);
   auto net = test::random_net(options);
   export_state_dict(dir / "style.pth", net);
   const auto imported = test::run_command(test::python() + " " + test::source_dir() + "/scripts/import_pytorch_model.py " +
@@ -104,13 +104,7 @@ TEST(StateDictExport, RefusesArchitecturesPytorchExamplesCannotExpress) {
   const std::pair<std::string, std::string> options[] = {
       {"norm", "batch"}, {"upsample", "transposed"}, {"padding", "zero"}, {"output", "tanh"}};
   for (const auto& [option, value] : options) {
-    TransformerNetOptions o;
-    o.width = 4;
-    o.res_blocks = 1;
-    if (option == "norm") o.norm = value;
-    if (option == "upsample") o.upsample = value;
-    if (option == "padding") o.padding = value;
-    if (option == "output") o.output = value;
+    const auto o = TransformerNetOptions::from_json({{"width", 4}, {"res_blocks", 1}, {option, value}});
     auto net = test::random_net(o);
     const std::string path = dir / "style.pth";
     const std::string error = test::error_of([&] { export_state_dict(path, net); });

@@ -16,20 +16,8 @@ namespace {
 using test::TempDir;
 namespace fs = std::filesystem;
 
-// A narrow net with random weights whose output spans roughly 0..255 like a trained one.
-TransformerNet small_net(int64_t width = 4) {
-  TransformerNetOptions options;
-  options.width = width;
-  options.res_blocks = 1;
-  torch::manual_seed(5);
-  TransformerNet net(options);
-  torch::NoGradGuard no_grad;
-  auto params = net->named_parameters();
-  params["deconv3.conv2d.weight"].mul_(60);
-  params["deconv3.conv2d.bias"].add_(128);
-  net->eval();
-  return net;
-}
+using test::small_net;
+using test::write_bytes;
 
 // A smooth colourful test image, float RGB [3,H,W] in 40..215.
 torch::Tensor content_image(int64_t height, int64_t width) {
@@ -37,11 +25,6 @@ torch::Tensor content_image(int64_t height, int64_t width) {
   auto x = torch::linspace(0, 1, width).view({1, 1, width});
   auto phase = torch::tensor({0.0f, 2.0f, 4.0f}).view({3, 1, 1});
   return 127.5 + 87.5 * torch::sin(6 * x + 4 * y + phase);
-}
-
-void write_bytes(const std::string& path, const std::string& bytes) {
-  std::ofstream out(path, std::ios::binary | std::ios::trunc);
-  out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
 }
 
 std::string nst_infer() { return test::bin_dir() + "/nst-infer"; }
@@ -80,14 +63,14 @@ TEST(Stylizer, PaddingKeepsTheImageAtItsOffset) {
 TEST(Stylizer, TargetSizeAppliesScaleThenMaxSize) {
   StylizeOptions options;
   EXPECT_EQ(target_size(300, 400, options), cv::Size(400, 300));
-  options.scale = 0.5;
+  options.scale(0.5);
   EXPECT_EQ(target_size(300, 400, options), cv::Size(200, 150));
-  options.max_size = 100;
+  options.max_size(100);
   EXPECT_EQ(target_size(300, 400, options), cv::Size(100, 75));
-  options.scale = 1;
-  options.max_size = 1000;  // never upscales
+  options.scale(1);
+  options.max_size(1000);  // never upscales
   EXPECT_EQ(target_size(300, 400, options), cv::Size(400, 300));
-  options.max_size = 10;
+  options.max_size(10);
   EXPECT_EQ(target_size(1, 4000, options), cv::Size(10, 1));
 }
 
@@ -95,7 +78,7 @@ TEST(Stylizer, PreserveColorKeepsTheContentsChroma) {
   auto content = content_image(40, 52);
   StylizeOptions options;
   auto stylized = Stylizer(small_net(), torch::kCPU, options).stylize_tensor(content);
-  options.preserve_color = true;
+  options.preserve_color(true);
   auto preserved = Stylizer(small_net(), torch::kCPU, options).stylize_tensor(content);
   auto ycbcr = [](const torch::Tensor& rgb) {
     auto r = rgb[0], g = rgb[1], b = rgb[2];
@@ -115,9 +98,9 @@ TEST(Stylizer, StrengthBlendsWithTheContent) {
   auto content = content_image(24, 20);
   StylizeOptions options;
   auto full = Stylizer(small_net(), torch::kCPU, options).stylize_tensor(content);
-  options.strength = 0;
+  options.strength(0);
   EXPECT_TRUE(torch::allclose(Stylizer(small_net(), torch::kCPU, options).stylize_tensor(content), content, 0, 1e-3));
-  options.strength = 0.25;
+  options.strength(0.25);
   auto quarter = Stylizer(small_net(), torch::kCPU, options).stylize_tensor(content);
   EXPECT_TRUE(torch::allclose(quarter, 0.25 * full + 0.75 * content, 0, 1e-3));
   EXPECT_GT((full - content).abs().mean().item<float>(), 5.0f);
@@ -127,7 +110,7 @@ TEST(Stylizer, Bfloat16IsCloseToFloat32) {
   auto content = content_image(64, 80);
   StylizeOptions options;
   auto fp32 = Stylizer(small_net(16), torch::kCPU, options).stylize_tensor(content);
-  options.precision = "bf16";
+  options.precision(Precision::bf16);
   auto bf16 = Stylizer(small_net(16), torch::kCPU, options).stylize_tensor(content);
   EXPECT_EQ(bf16.scalar_type(), torch::kFloat32);
   const auto diff = (bf16 - fp32).abs();
@@ -139,12 +122,8 @@ TEST(Stylizer, Bfloat16IsCloseToFloat32) {
 TEST(Stylizer, TilesCoverTheImageAndAgreeWithTheWholeImage) {
   // Batch norm in eval mode makes the net translation-equivariant apart from its borders, so tiles
   // must reproduce the whole-image result up to the receptive field near tile edges.
-  TransformerNetOptions arch;
-  arch.width = 4;
-  arch.res_blocks = 1;
-  arch.norm = "batch";
   torch::manual_seed(2);
-  TransformerNet net(arch);
+  TransformerNet net(TransformerNetOptions().width(4).res_blocks(1).norm(NormKind::batch));
   {
     torch::NoGradGuard no_grad;
     net->named_parameters()["deconv3.conv2d.weight"].mul_(60);
@@ -153,7 +132,7 @@ TEST(Stylizer, TilesCoverTheImageAndAgreeWithTheWholeImage) {
   auto content = content_image(152, 204);  // multiples of 4: no padding shifts the stride-2 grids
   StylizeOptions options;
   auto whole = Stylizer(net, torch::kCPU, options).stylize_tensor(content);
-  options.tile = 64;
+  options.tile(64);
   auto tiled = Stylizer(net, torch::kCPU, options).stylize_tensor(content);
   ASSERT_EQ(tiled.sizes(), whole.sizes());
   const auto diff = (tiled - whole).abs();

@@ -2,10 +2,9 @@
 // both preprocessing modes, the real SqueezeNet weights, and clear errors for bad weight files.
 #include <gtest/gtest.h>
 
-#include <ATen/autocast_mode.h>
-
 #include <filesystem>
 
+#include "core/precision.h"
 #include "data/image_io.h"
 #include "data/safetensors.h"
 #include "nets/loss_network.h"
@@ -243,10 +242,11 @@ TEST(LossNetwork, Bf16NetAndAutocast) {
   LossNetwork net("squeezenet1_1", "");
   const auto x = (torch::rand({1, 3, 48, 48}) * 255).requires_grad_(true);
   const auto reference = net->forward(x, {"fire5"}).at("fire5").detach();
-  at::autocast::set_cpu_enabled(true);
-  const auto autocast = net->forward(x, {"fire5"}).at("fire5");
-  at::autocast::set_cpu_enabled(false);
-  at::autocast::clear_cache();
+  torch::Tensor autocast;
+  {
+    AutocastScope scope(Precision::bf16, torch::kCPU);
+    autocast = net->forward(x, {"fire5"}).at("fire5");
+  }
   EXPECT_EQ(autocast.scalar_type(), torch::kBFloat16);
   EXPECT_LT(relative_difference(autocast.to(torch::kFloat).detach(), reference), 5e-2);
   autocast.to(torch::kFloat).sum().backward();

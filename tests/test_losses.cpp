@@ -5,8 +5,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include <ATen/autocast_mode.h>
-
+#include "core/precision.h"
 #include "data/safetensors.h"
 #include "losses/perceptual_loss.h"
 #include "test_support.h"
@@ -134,18 +133,12 @@ TEST(PerceptualLoss, Bf16AutocastIsCloseToFloat) {
   const auto content = torch::rand({1, 3, 32, 32}) * 255, output = torch::rand({1, 3, 32, 32}) * 255;
   const auto targets = loss.content_targets(content);
   const auto reference = loss.compute(output, targets);
-  at::autocast::set_cpu_enabled(true);
-  at::autocast::set_autocast_cpu_dtype(torch::kBFloat16);
   auto input = output.clone().requires_grad_(true);
   LossTerms bf16;
-  try {
+  {
+    AutocastScope scope(Precision::bf16, torch::kCPU);
     bf16 = loss.compute(input.to(torch::kBFloat16), targets);
-  } catch (...) {
-    at::autocast::set_cpu_enabled(false);
-    throw;
   }
-  at::autocast::set_cpu_enabled(false);
-  at::autocast::clear_cache();
   EXPECT_EQ(bf16.total.scalar_type(), torch::kFloat);
   EXPECT_NEAR(value(bf16.total), value(reference.total), 0.05 * value(reference.total));
   bf16.total.backward();
@@ -179,9 +172,8 @@ TEST(PerceptualLoss, MatchesPythonTorchIncludingInputGradient) {
   const nlohmann::json config = {{"net", net_name}, {"content_layers", w.content_layers}, {"style_layers", w.style_layers},
                                  {"content_weight", w.content_weight}, {"style_weight", w.style_weight},
                                  {"tv_weight", w.tv_weight}, {"blend", blend}};
-  const auto ran = test::run_command(test::python() + " " + test::source_dir() +
-                                     "/tests/python/perceptual_loss_reference.py " + dir / "weights.safetensors" + " " +
-                                     dir / "inputs.safetensors" + " '" + config.dump() + "' " + dir / "losses.safetensors");
+  const auto ran = test::run_loss_reference(dir / "weights.safetensors", dir / "inputs.safetensors", config.dump(),
+                                            dir / "losses.safetensors");
   ASSERT_EQ(ran.exit_code, 0) << ran.output;
   const auto expected = read_safetensors(dir / "losses.safetensors").tensors;
 

@@ -12,13 +12,13 @@ namespace {
 
 using test::TempDir;
 
-TransformerNet small_net(TransformerNetOptions options = {}) {
-  options.width = 4;
-  options.res_blocks = 1;
+// Every parameter random (norms too, so a lost tensor shows).
+TransformerNet random_net(TransformerNetOptions options = {}) {
+  options.width(4).res_blocks(1);
   torch::manual_seed(7);
   TransformerNet net(options);
   torch::NoGradGuard no_grad;
-  for (auto& p : net->parameters()) p.uniform_(-0.5, 0.5);  // norms too, so a lost tensor shows
+  for (auto& p : net->parameters()) p.uniform_(-0.5, 0.5);
   return net;
 }
 
@@ -29,15 +29,8 @@ std::map<std::string, torch::Tensor> state_of(TransformerNet& net) {
   return state;
 }
 
-std::string read_bytes(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-}
-
-void write_bytes(const std::string& path, const std::string& bytes) {
-  std::ofstream out(path, std::ios::binary | std::ios::trunc);
-  out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
-}
+using test::read_bytes;
+using test::write_bytes;
 
 // The load error message, or "" when it loads.
 std::string load_error(const std::string& path) {
@@ -59,7 +52,7 @@ std::map<std::string, std::string> metadata_for(const TransformerNetOptions& opt
 // Writes the small net's tensors, edited by `edit`, with valid metadata; returns the load error.
 template <typename Edit>
 std::string error_after_edit(const TempDir& dir, Edit edit, std::map<std::string, std::string> metadata = {}) {
-  auto net = small_net();
+  auto net = random_net();
   auto state = state_of(net);
   edit(state);
   if (metadata.empty()) metadata = metadata_for(net->options());
@@ -70,8 +63,13 @@ std::string error_after_edit(const TempDir& dir, Edit edit, std::map<std::string
 
 TEST(ModelFile, RoundTripKeepsTensorsArchitectureAndProvenance) {
   TempDir dir;
-  for (const auto& options : {TransformerNetOptions{}, TransformerNetOptions{4, 2, "batch", "transposed", "zero", "tanh"}}) {
-    auto net = small_net(options);
+  for (const auto& options : {TransformerNetOptions{}, TransformerNetOptions()
+                                                               .res_blocks(2)
+                                                               .norm(NormKind::batch)
+                                                               .upsample(UpsampleKind::transposed)
+                                                               .padding(PaddingKind::zero)
+                                                               .output(OutputKind::tanh)}) {
+    auto net = random_net(options);
     const nlohmann::json provenance = {{"style", "starry_night.jpg"}, {"iterations", 40000}};
     const std::string path = dir / "model.safetensors";
     save_model(path, net, provenance);
@@ -110,7 +108,7 @@ TEST(ModelFile, NamesFollowPytorchExamples) {
 
 TEST(ModelFile, TruncatedFilesAreRejectedNamingTheFile) {
   TempDir dir;
-  auto net = small_net();
+  auto net = random_net();
   save_model(dir / "good.safetensors", net, {});
   const std::string bytes = read_bytes(dir / "good.safetensors");
   const std::string path = dir / "truncated.safetensors";
@@ -124,7 +122,7 @@ TEST(ModelFile, TruncatedFilesAreRejectedNamingTheFile) {
 
 TEST(ModelFile, FlippedHeaderBytesAreRejected) {
   TempDir dir;
-  auto net = small_net();
+  auto net = random_net();
   save_model(dir / "good.safetensors", net, {});
   const std::string bytes = read_bytes(dir / "good.safetensors");
   uint64_t header_len = 0;
@@ -184,7 +182,7 @@ TEST(ModelFile, IntegerTensorIsRejected) {
 
 TEST(ModelFile, WrongFormatVersionOrArchitectureIsRejected) {
   TempDir dir;
-  auto metadata = metadata_for(small_net()->options());
+  auto metadata = metadata_for(random_net()->options());
   auto with = [&](const std::string& key, const std::string& value) {
     auto m = metadata;
     if (value.empty()) m.erase(key); else m[key] = value;
@@ -214,7 +212,7 @@ TEST(ModelFile, MissingOrNonModelFileIsRejected) {
 TEST(ModelFile, HalfPrecisionTensorsLoad) {
   TempDir dir;
   for (auto dtype : {torch::kFloat16, torch::kBFloat16}) {
-    auto net = small_net();
+    auto net = random_net();
     auto state = state_of(net);
     for (auto& [name, tensor] : state) tensor = tensor.to(dtype);
     write_safetensors(dir / "half.safetensors", state, metadata_for(net->options()));
@@ -230,7 +228,7 @@ TEST(ModelFile, HalfPrecisionTensorsLoad) {
 
 TEST(ModelFile, StaleRunningStatisticsAreDroppedWithAWarning) {
   TempDir dir;
-  auto net = small_net();
+  auto net = random_net();
   auto state = state_of(net);
   state["in1.running_mean"] = torch::zeros({4});
   state["in1.running_var"] = torch::ones({4});
@@ -244,14 +242,11 @@ TEST(ModelFile, StaleRunningStatisticsAreDroppedWithAWarning) {
 
 TEST(ModelFile, PlainStateDictWithoutMetadataLoadsWithGuessedArchitecture) {
   TempDir dir;
-  TransformerNetOptions options;
-  options.width = 8;
-  options.res_blocks = 3;
-  TransformerNet wider(options);
+  TransformerNet wider(TransformerNetOptions().width(8).res_blocks(3));
   write_safetensors(dir / "plain.safetensors", state_of(wider));
   auto loaded = load_model(dir / "plain.safetensors");
-  EXPECT_EQ(loaded.net->options().width, 8);
-  EXPECT_EQ(loaded.net->options().res_blocks, 3);
+  EXPECT_EQ(loaded.net->options().width(), 8);
+  EXPECT_EQ(loaded.net->options().res_blocks(), 3);
   ASSERT_EQ(loaded.warnings.size(), 1u);
   EXPECT_NE(loaded.warnings[0].find("no nst metadata"), std::string::npos);
   // A plain file that is something else entirely is still refused.
@@ -261,7 +256,7 @@ TEST(ModelFile, PlainStateDictWithoutMetadataLoadsWithGuessedArchitecture) {
 
 TEST(ModelFile, SavingNonFiniteWeightsIsRefused) {
   TempDir dir;
-  auto net = small_net();
+  auto net = random_net();
   {
     torch::NoGradGuard no_grad;
     net->named_parameters()["in2.weight"][0] = std::nan("");

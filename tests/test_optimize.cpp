@@ -10,7 +10,7 @@
 #include "data/image_io.h"
 #include "data/safetensors.h"
 #include "test_support.h"
-#include "train/optimize.h"
+#include "optimize/optimize.h"
 
 namespace nst {
 namespace {
@@ -29,14 +29,14 @@ torch::Tensor test_style(int64_t h, int64_t w) {
 }
 
 // A tiny problem on a random SqueezeNet: style-dominated so the loss has far to fall from the content.
-Config tiny_config(const std::vector<std::string>& overrides = {}) {
+OptimizeOptions tiny_options(const std::vector<std::string>& overrides = {}) {
   Config config(optimize_defaults_yaml(), loss_weight_maps());
   for (const char* item : {"loss_network.name=squeezenet1_1", "loss_network.weights=random", "seed=3",
                            "loss.content.layers={fire3: 1.0}", "loss.style.layers={relu1: 1.0, fire2: 1.0, fire5: 1.0}",
                            "loss.content.weight=1.0", "loss.style.weight=1.0e4", "output.size=48", "optimize.iterations=25"})
     config.apply_override(item);
   for (const auto& item : overrides) config.apply_override(item);
-  return config;
+  return optimize_options_from(config);
 }
 
 TEST(OptimizeHelpers, FitLongestSideAndResize) {
@@ -67,11 +67,11 @@ TEST(OptimizeHelpers, LuminanceSwapKeepsChrominance) {
 }
 
 TEST(OptimizeSchedule, LevelsAndErrors) {
-  auto levels = schedule_from(tiny_config({"output.size=0", "optimize.iterations=7"}), 30, 50);
+  auto levels = schedule_for(tiny_options({"output.size=0", "optimize.iterations=7"}), 30, 50);
   ASSERT_EQ(levels.size(), 1u);
   EXPECT_EQ(levels[0].size, 50);
   EXPECT_EQ(levels[0].iterations, 7);
-  levels = schedule_from(tiny_config({"output.size=64", "optimize.schedule.sizes=[16, 32, 64]",
+  levels = schedule_for(tiny_options({"output.size=64", "optimize.schedule.sizes=[16, 32, 64]",
                                       "optimize.schedule.iterations=[5, 4, 3]"}),
                          30, 50);
   ASSERT_EQ(levels.size(), 3u);
@@ -79,7 +79,7 @@ TEST(OptimizeSchedule, LevelsAndErrors) {
   EXPECT_EQ(levels[1].iterations, 4);
   auto error_of = [](const std::vector<std::string>& overrides) {
     try {
-      schedule_from(tiny_config(overrides), 30, 50);
+      schedule_for(tiny_options(overrides), 30, 50);
     } catch (const std::exception& e) {
       return std::string(e.what());
     }
@@ -95,7 +95,7 @@ TEST(OptimizeSchedule, LevelsAndErrors) {
 }
 
 TEST(Optimize, LbfgsLossFallsNearlyMonotonically) {
-  const auto result = optimize_image(tiny_config(), test_content(36, 48), {test_style(40, 40)});
+  const auto result = optimize_image(tiny_options(), test_content(36, 48), {test_style(40, 40)});
   ASSERT_EQ(result.curve.size(), 26u);
   EXPECT_EQ(result.image.sizes(), torch::IntArrayRef({3, 36, 48}));
   const double initial = result.curve.front().losses.at("total"), final = result.curve.back().losses.at("total");
@@ -112,7 +112,7 @@ TEST(Optimize, LbfgsLossFallsNearlyMonotonically) {
 
 TEST(Optimize, AdamAndNoiseInitAlsoDescend) {
   const auto result = optimize_image(
-      tiny_config({"optimize.optimizer=adam", "optimize.adam.lr=8", "optimize.init=noise", "optimize.iterations=30"}),
+      tiny_options({"optimize.optimizer=adam", "optimize.adam.lr=8", "optimize.init=noise", "optimize.iterations=30"}),
       test_content(36, 48), {test_style(40, 40)});
   const double initial = result.curve.front().losses.at("total"), final = result.curve.back().losses.at("total");
   EXPECT_LT(final, 0.5 * initial) << "initial " << initial << " final " << final;
@@ -122,7 +122,7 @@ TEST(Optimize, AdamAndNoiseInitAlsoDescend) {
 TEST(Optimize, CoarseToFineUpsamplesBetweenLevels) {
   int level_starts = 0;
   const auto result = optimize_image(
-      tiny_config({"output.size=48", "optimize.schedule.sizes=[24, 48]", "optimize.schedule.iterations=[6, 4]"}),
+      tiny_options({"output.size=48", "optimize.schedule.sizes=[24, 48]", "optimize.schedule.iterations=[6, 4]"}),
       test_content(36, 48), {test_style(40, 40)}, [&](const IterationRecord& r, const std::function<torch::Tensor()>&) {
         level_starts += r.evaluations == 1 || (r.level == 1 && r.iteration == 6 && r.height == 36);
         return true;
@@ -137,18 +137,18 @@ TEST(Optimize, CoarseToFineUpsamplesBetweenLevels) {
 }
 
 TEST(Optimize, SameSeedSameImage) {
-  const auto config = tiny_config({"optimize.init=noise", "optimize.iterations=5"});
+  const auto config = tiny_options({"optimize.init=noise", "optimize.iterations=5"});
   const auto a = optimize_image(config, test_content(36, 48), {test_style(40, 40)});
   const auto b = optimize_image(config, test_content(36, 48), {test_style(40, 40)});
   EXPECT_TRUE(torch::equal(a.image, b.image));
-  const auto c = optimize_image(tiny_config({"optimize.init=noise", "optimize.iterations=5", "seed=4"}),
+  const auto c = optimize_image(tiny_options({"optimize.init=noise", "optimize.iterations=5", "seed=4"}),
                                 test_content(36, 48), {test_style(40, 40)});
   EXPECT_FALSE(torch::equal(a.image, c.image));
 }
 
 TEST(Optimize, PreserveColorKeepsContentChrominance) {
   const auto content = test_content(36, 48);
-  const auto result = optimize_image(tiny_config({"preserve_color=true", "optimize.iterations=10"}), content,
+  const auto result = optimize_image(tiny_options({"preserve_color=true", "optimize.iterations=10"}), content,
                                      {test_style(40, 40)});
   auto i_of = [](const torch::Tensor& t) { return 0.595716 * t[0] - 0.274453 * t[1] - 0.321263 * t[2]; };
   // Chrominance survives up to rounding (and clamping where the new luminance pushes a channel out of range).
@@ -163,10 +163,7 @@ TEST(Optimize, PreserveColorKeepsContentChrominance) {
 
 std::string tool(const std::string& name) { return test::bin_dir() + "/" + name; }
 
-const char* kTinyArgs =
-    " loss_network.name=squeezenet1_1 loss_network.weights=random seed=3 'loss.content.layers={fire3: 1.0}'"
-    " 'loss.style.layers={relu1: 1.0, fire2: 1.0, fire5: 1.0}' loss.content.weight=1 loss.style.weight=1e4"
-    " loss.tv.weight=10 threads=1";
+const std::string kTinyArgs = test::tiny_loss_args(3, "relu1: 1.0, fire2: 1.0, fire5: 1.0", 1);
 
 class OptimizeTool : public ::testing::Test {
  protected:
@@ -227,9 +224,8 @@ TEST_F(OptimizeTool, FinalLossEqualsEvalOfWrittenImageAndPythonReference) {
                                  {"style_weight", 1e4},
                                  {"tv_weight", 10.0},
                                  {"blend", {1.0}}};
-  ran = test::run_command(test::python() + " " + test::source_dir() + "/tests/python/perceptual_loss_reference.py " +
-                          dir / "weights.safetensors" + " " + dir / "inputs.safetensors" + " '" + config.dump() + "' " +
-                          dir / "reference.safetensors");
+  ran = test::run_loss_reference(dir / "weights.safetensors", dir / "inputs.safetensors", config.dump(),
+                                 dir / "reference.safetensors");
   ASSERT_EQ(ran.exit_code, 0) << ran.output;
   const auto reference = read_safetensors(dir / "reference.safetensors").tensors;
   int compared = 0;
@@ -287,7 +283,7 @@ TEST_F(OptimizeTool, BadInputsGiveOneLineErrors) {
        "convert_torchvision_weights.py"},
       {style + " loss_network.name=vgg19", "loss_network.weights is not set"},
       {kTinyArgs, "--style IMG is required"},
-      {style + kTinyArgs + " optimize.optimizer=sgd", "expected lbfgs or adam"},
+      {style + kTinyArgs + " optimize.optimizer=sgd", "optimize.optimizer must be lbfgs or adam"},
       {style + kTinyArgs + " output.size=5", "impossible"},
       {style + kTinyArgs + " optimize.init=" + dir / "nope.png", "nope.png: no such file"},
   };

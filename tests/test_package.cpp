@@ -22,8 +22,8 @@ std::string build_dir() { return fs::path(test::bin_dir()).parent_path().string(
 // A small model and a content image with an odd size (exercises padding).
 void write_fixtures(const TempDir& dir) {
   TransformerNetOptions options;
-  options.width = 8;
-  options.res_blocks = 1;
+  options.width(8);
+  options.res_blocks(1);
   auto net = test::random_net(options);
   save_model(dir / "style.safetensors", net, {{"style", "test"}});
   write_image(dir / "photo.png", test::test_image(45, 62));

@@ -67,13 +67,19 @@ TEST(TransformerNet, ReflectionPadMatchesLibTorchAndWorksInBfloat16) {
 
 TEST(TransformerNet, EveryArchitectureKeepsTheInputSize) {
   torch::InferenceMode inference;
-  for (const auto& options : {TransformerNetOptions{8, 1, "instance", "nearest-conv", "reflect", "linear"},
-                              TransformerNetOptions{8, 2, "batch", "transposed", "zero", "tanh"}}) {
+  for (const auto& options : {TransformerNetOptions().width(8).res_blocks(1),
+                              TransformerNetOptions()
+                                  .width(8)
+                                  .res_blocks(2)
+                                  .norm(NormKind::batch)
+                                  .upsample(UpsampleKind::transposed)
+                                  .padding(PaddingKind::zero)
+                                  .output(OutputKind::tanh)}) {
     TransformerNet net(options);
     net->eval();
     auto y = net(torch::rand({1, 3, 20, 28}) * 255);
     EXPECT_EQ(y.sizes(), (std::vector<int64_t>{1, 3, 20, 28})) << options.to_json().dump();
-    if (options.output == "tanh") {
+    if (options.output() == OutputKind::tanh) {
       EXPECT_GE(y.min().item<float>(), 0.0f);
       EXPECT_LE(y.max().item<float>(), 255.0f);
     }

@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <regex>
 
+#include "core/errors.h"
 #include "data/atomic_file.h"
 
 namespace fs = std::filesystem;
@@ -68,8 +69,7 @@ CheckpointState load_checkpoint(const std::string& path, TransformerNet& net, to
     std::lock_guard<std::mutex> lock(generator.mutex());
     generator.set_state(rng);
   } catch (const c10::Error& e) {
-    const std::string message = e.what_without_backtrace();
-    throw std::runtime_error(path + ": cannot load checkpoint (" + message.substr(0, message.find('\n')) + ")");
+    throw path_error(path, "cannot load checkpoint (" + torch_error_message(e) + ")");
   }
   return state;
 }

@@ -4,4 +4,4 @@
 #include "data/image_io.h"      // read_image_bgr, write_image_bgr (atomic), mat_to_tensor, tensor_to_mat
 #include "infer/stylizer.h"     // Stylizer, StylizeOptions (max size, precision, colour, strength, tiles)
 #include "nets/model_file.h"    // load_model, save_model
-#include "nets/runtime.h"       // configure_threads, pick_device
+#include "core/runtime.h"       // configure_threads, pick_device

@@ -1,10 +1,9 @@
-#include "nets/runtime.h"
+#include "core/runtime.h"
 
 #include <malloc.h>
 #include <sched.h>
 
 #include <fstream>
-#include <iostream>
 #include <stdexcept>
 #include <thread>
 
@@ -53,18 +52,6 @@ int64_t available_memory_bytes() {
 void reuse_freed_memory() {
   mallopt(M_MMAP_THRESHOLD, 1 << 30);
   mallopt(M_TRIM_THRESHOLD, 1 << 30);
-}
-
-int run_tool(const std::string& tool, const std::function<int()>& body) {
-  try {
-    return body();
-  } catch (const c10::Error& e) {
-    std::string message = e.what_without_backtrace();
-    std::cerr << tool << ": error: " << message.substr(0, message.find('\n')) << "\n";
-  } catch (const std::exception& e) {
-    std::cerr << tool << ": error: " << e.what() << "\n";
-  }
-  return 1;
 }
 
 }  // namespace nst

@@ -1,10 +1,12 @@
-#include "train/config.h"
+#include "config/config.h"
 
 #include <algorithm>
 #include <filesystem>
 #include <functional>
 #include <sstream>
 #include <stdexcept>
+
+#include "core/errors.h"
 
 namespace nst {
 namespace {
@@ -71,10 +73,6 @@ void collect_keys(const YAML::Node& node, const std::string& prefix, std::vector
   }
 }
 
-std::runtime_error config_error(const std::string& source, const std::string& message) {
-  return std::runtime_error(source + ": " + message);
-}
-
 }  // namespace
 
 Config::Config(const std::string& defaults_yaml, std::set<std::string> weight_maps)
@@ -108,35 +106,35 @@ void Config::check_type(const YAML::Node& schema, const YAML::Node& value, const
                         const std::string& source) const {
   const Kind want = scalar_kind(schema), got = scalar_kind(value);
   if (weight_maps_.count(key)) {
-    if (got != Kind::Map) throw config_error(source, "'" + key + "' must be a map of layer name -> weight");
+    if (got != Kind::Map) throw path_error(source, "'" + key + "' must be a map of layer name -> weight");
     for (const auto& item : value) {
       const Kind k = scalar_kind(item.second);
       if (k != Kind::Int && k != Kind::Float)
-        throw config_error(source, "'" + key + "." + item.first.as<std::string>() + "' must be a number");
+        throw path_error(source, "'" + key + "." + item.first.as<std::string>() + "' must be a number");
     }
     return;
   }
   if (want == Kind::Sequence) {
-    if (got != Kind::Sequence) throw config_error(source, "'" + key + "' must be a list, got " + kind_name(got));
+    if (got != Kind::Sequence) throw path_error(source, "'" + key + "' must be a list, got " + kind_name(got));
     const Kind element = schema.size() > 0 ? scalar_kind(schema[0]) : Kind::String;
     for (const auto& item : value)
       if (!fits(element, scalar_kind(item)))
-        throw config_error(source, "'" + key + "' must be a list of " + std::string(kind_name(element)) + "s");
+        throw path_error(source, "'" + key + "' must be a list of " + std::string(kind_name(element)) + "s");
     return;
   }
   if (!fits(want, got))
-    throw config_error(source, "'" + key + "' must be " + std::string(kind_name(want == Kind::Null ? Kind::String : want)) +
+    throw path_error(source, "'" + key + "' must be " + std::string(kind_name(want == Kind::Null ? Kind::String : want)) +
                                    ", got " + kind_name(got) + (value.IsScalar() ? " '" + value.Scalar() + "'" : ""));
 }
 
 void Config::merge_into(YAML::Node target, const YAML::Node& defaults, const YAML::Node& value, const std::string& prefix,
                         const std::string& source) {
-  if (!value.IsMap()) throw config_error(source, (prefix.empty() ? "the document" : "'" + prefix + "'") + " must be a map");
+  if (!value.IsMap()) throw path_error(source, (prefix.empty() ? "the document" : "'" + prefix + "'") + " must be a map");
   for (const auto& item : value) {
     const std::string name = item.first.as<std::string>();
     const std::string key = prefix.empty() ? name : prefix + "." + name;
     if (!defaults.IsMap() || !defaults[name].IsDefined())
-      throw config_error(source, "unknown key '" + key + "'" + suggest(key));
+      throw path_error(source, "unknown key '" + key + "'" + suggest(key));
     const YAML::Node schema = defaults[name];
     check_type(schema, item.second, key, source);
     if (schema.IsMap() && !weight_maps_.count(key))
@@ -151,14 +149,16 @@ void Config::merge_yaml(const YAML::Node& node, const std::string& source) {
   merge_into(root_, schema_, node, "", source);
 }
 
-void Config::merge_file(const std::string& path) {
-  if (!std::filesystem::is_regular_file(path)) throw std::runtime_error(path + ": config file not found");
+void Config::merge_file(const std::string& path, const std::vector<std::string>& ignored_sections) {
+  if (!std::filesystem::is_regular_file(path)) throw path_error(path, "config file not found");
   YAML::Node node;
   try {
     node = YAML::LoadFile(path);
   } catch (const YAML::Exception& e) {
-    throw std::runtime_error(path + ": invalid YAML at line " + std::to_string(e.mark.line + 1) + ": " + e.msg);
+    throw path_error(path, "invalid YAML at line " + std::to_string(e.mark.line + 1) + ": " + e.msg);
   }
+  if (node.IsMap())
+    for (const auto& section : ignored_sections) node.remove(section);
   merge_yaml(node, path);
 }
 

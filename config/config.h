@@ -5,6 +5,8 @@
 #pragma once
 #include <yaml-cpp/yaml.h>
 
+#include "core/choices.h"
+
 #include <map>
 #include <set>
 #include <string>
@@ -21,7 +23,9 @@ class Config {
   Config(const Config& other);
   Config& operator=(const Config& other);
 
-  void merge_file(const std::string& path);
+  // ignored_sections: top-level sections of another tool's config that leave this tool's keys as
+  // they are (nst-eval reads nst-optimize's files without their output/optimize sections).
+  void merge_file(const std::string& path, const std::vector<std::string>& ignored_sections = {});
   void merge_yaml(const YAML::Node& node, const std::string& source);
   void apply_override(const std::string& key_equals_value);  // "train.lr=1e-4", "style.images=[a.jpg]"
 
@@ -34,6 +38,10 @@ class Config {
   std::vector<std::string> get_strings(const std::string& key) const;
   std::vector<double> get_doubles(const std::string& key) const;
   std::map<std::string, double> get_weights(const std::string& key) const;  // a weight map
+  template <typename Enum>
+  Enum get_choice(const std::string& key, const Choices<Enum>& choices) const {
+    return choices.parse(get_string(key), key);
+  }
   void set(const std::string& key, const YAML::Node& value);  // validated like an override
 
   const YAML::Node& root() const { return root_; }

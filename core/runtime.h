@@ -1,8 +1,7 @@
-// Where and how the networks run: intra-op threads and device choice, shared by every executable.
+// Where and how the networks run: intra-op threads, device choice and memory, shared by every executable.
 #pragma once
 #include <torch/torch.h>
 
-#include <functional>
 #include <string>
 
 namespace nst {
@@ -24,12 +23,8 @@ int64_t available_memory_bytes();
 
 // Keeps freed large blocks in the heap (glibc mallopt) instead of unmapping them: each activation
 // of a forward pass is tens of MB, and faulting in fresh zeroed pages for every one cost ~20% of
-// the stylization time here (docs/inference.md); training and optimization allocate the same way. Call once at start-up in tools that run the net
-// repeatedly.
+// the stylization time here (docs/inference.md); training and optimization allocate the same way.
+// Call once at start-up in tools that run the net repeatedly.
 void reuse_freed_memory();
-
-// Runs a tool's main body: any exception becomes one line "TOOL: error: MESSAGE" on stderr (no
-// LibTorch backtrace) and exit status 1. Every executable's main() is `return run_tool("nst-x", [&] {...});`.
-int run_tool(const std::string& tool, const std::function<int()>& body);
 
 }  // namespace nst

@@ -1,6 +1,4 @@
-#include "infer/evaluation.h"
-
-#include <yaml-cpp/yaml.h>
+#include "optimize/evaluation.h"
 
 #include <algorithm>
 #include <cmath>
@@ -12,7 +10,6 @@
 #include <stdexcept>
 
 #include "data/image_io.h"
-#include "nets/runtime.h"
 
 namespace fs = std::filesystem;
 
@@ -26,17 +23,17 @@ std::string eval_defaults_yaml() {
 
 Config make_eval_config() { return Config(eval_defaults_yaml(), loss_weight_maps()); }
 
-void merge_eval_config_file(Config& config, const std::string& path) {
-  if (!fs::is_regular_file(path)) throw std::runtime_error(path + ": config file not found");
-  YAML::Node node;
-  try {
-    node = YAML::LoadFile(path);
-  } catch (const YAML::Exception& e) {
-    throw std::runtime_error(path + ": invalid YAML at line " + std::to_string(e.mark.line + 1) + ": " + e.msg);
-  }
-  if (node.IsMap())
-    for (const char* section : {"output", "optimize"}) node.remove(section);  // nst-optimize's, loss-neutral
-  config.merge_yaml(node, path);
+const std::vector<std::string>& optimize_only_sections() {
+  static const std::vector<std::string> sections = {"output", "optimize"};
+  return sections;
+}
+
+EvalOptions eval_options_from(const Config& config) {
+  EvalOptions options;
+  options.objective(objective_options_from(config));
+  options.size(config.get_int("eval.size"));
+  if (options.size() < 0) throw std::runtime_error("eval.size must be >= 0 (0 = the stylized image's size)");
+  return options;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -94,18 +91,18 @@ EvalPlan plan_evaluation(const std::string& content, const std::string& stylized
 // ---------------------------------------------------------------------------------------------
 // Scoring.
 
-Evaluator::Evaluator(const Config& config, const std::vector<std::string>& style_paths)
-    : style_paths_(style_paths), eval_size_(config.get_int("eval.size")) {
-  if (eval_size_ < 0) throw std::runtime_error("eval.size must be >= 0 (0 = the stylized image's size)");
-  const torch::Device device = pick_device(config.get_string("device"));
-  std::vector<torch::Tensor> styles;
-  for (const auto& path : style_paths) styles.push_back(read_image(path));
-  const LossWeights weights = loss_weights_from(config);
-  const std::vector<double> blend = style_blend_from(config, styles.size());
-  LossNetwork net = make_loss_network(config, device);
-  objective_ = std::make_unique<StyleObjective>(net, weights, styles, blend, config.get_double("style.scale"),
-                                                config.get_bool("preserve_color"), device);
+namespace {
+
+std::vector<torch::Tensor> read_images(const std::vector<std::string>& paths) {
+  std::vector<torch::Tensor> images;
+  for (const auto& path : paths) images.push_back(read_image(path));
+  return images;
 }
+
+}  // namespace
+
+Evaluator::Evaluator(const EvalOptions& options, const std::vector<std::string>& style_paths)
+    : style_paths_(style_paths), eval_size_(options.size()), objective_(options.objective(), read_images(style_paths)) {}
 
 EvalRecord Evaluator::score(const EvalPair& pair) {
   torch::Tensor stylized = read_image(pair.stylized);
@@ -120,11 +117,11 @@ EvalRecord Evaluator::score(const EvalPair& pair) {
   if (std::abs(aspect_content / aspect_stylized - 1) > 0.02)
     std::cerr << "nst-eval: warning: " << pair.stylized << " (" << h << "x" << w << ") and " << pair.content << " ("
               << content.size(1) << "x" << content.size(2) << ") differ in aspect ratio; the content is stretched\n";
-  objective_->prepare(content, h, w);
+  objective_.prepare(content, h, w);
   EvalRecord record;
   record.pair = pair;
   record.height = h, record.width = w;
-  record.losses = loss_values(objective_->score(stylized));
+  record.losses = loss_values(objective_.score(stylized));
   return record;
 }
 

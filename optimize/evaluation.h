@@ -7,21 +7,27 @@
 #include <torch/torch.h>
 
 #include <map>
-#include <memory>
 #include <string>
 #include <vector>
 
-#include "train/config.h"
-#include "train/optimize.h"
+#include "config/config.h"
+#include "losses/style_objective.h"
 
 namespace nst {
 
 // loss_defaults_yaml() + eval.size.
 std::string eval_defaults_yaml();
 Config make_eval_config();
-// Merges a config file. nst-optimize configs are accepted: their output/optimize sections (which do
-// not change the loss) are ignored, so one file gives the optimizer and the meter the same loss.
-void merge_eval_config_file(Config& config, const std::string& path);
+// nst-optimize's config sections that nst-eval ignores when it reads an nst-optimize config file
+// (they do not change the loss), so one file gives the optimizer and the meter the same loss.
+const std::vector<std::string>& optimize_only_sections();
+
+// Filled by eval_options_from (the defaults are eval_defaults_yaml()).
+struct EvalOptions {
+  TORCH_ARG(ObjectiveOptions, objective);
+  TORCH_ARG(int64_t, size) = 0;  // eval.size: 0 = score at the stylized image's size; N = its longest side resized to N
+};
+EvalOptions eval_options_from(const Config& config);
 
 struct EvalPair {
   std::string name;  // the stylized image's path relative to its folder, without extension
@@ -45,13 +51,13 @@ struct EvalRecord {
 
 class Evaluator {
  public:
-  Evaluator(const Config& config, const std::vector<std::string>& style_paths);
+  Evaluator(const EvalOptions& options, const std::vector<std::string>& style_paths);
   EvalRecord score(const EvalPair& pair);  // throws "PATH: problem" for unreadable images
 
  private:
   std::vector<std::string> style_paths_;
   int64_t eval_size_;
-  std::unique_ptr<StyleObjective> objective_;
+  StyleObjective objective_;
 };
 
 nlohmann::json to_json(const EvalRecord& record, const std::vector<std::string>& style_paths);

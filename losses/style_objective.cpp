@@ -1,0 +1,111 @@
+#include "losses/style_objective.h"
+
+#include <algorithm>
+#include <cmath>
+#include <stdexcept>
+
+#include "core/errors.h"
+#include "core/runtime.h"
+#include "data/image_io.h"
+
+namespace nst {
+
+std::string loss_defaults_yaml() {
+  return R"(# Loss definition (shared by nst-optimize and nst-eval).
+seed: 0               # seeds random loss-net weights ("random") and noise initialization
+device: auto          # auto | cpu | cuda | cuda:N
+threads: 0            # intra-op threads; 0 = all available cores
+loss_network:
+  name: vgg19         # vgg19 | vgg16 | squeezenet1_1
+  weights: null       # safetensors file (see scripts/convert_torchvision_weights.py), or "random" (tests only)
+loss:                 # Gatys et al.'s VGG19 layers; style:content 1e6:1 as in PyTorch's neural style tutorial
+  content:
+    layers: {relu4_2: 1.0}  # layer -> weight
+    weight: 1.0
+  style:
+    layers: {relu1_1: 1.0, relu2_1: 1.0, relu3_1: 1.0, relu4_1: 1.0, relu5_1: 1.0}
+    weight: 1.0e6
+  tv:
+    weight: 0.0
+style:
+  weights: []         # blend weights of the --style images (default equal), normalized to sum 1
+  scale: 1.0          # style images are resized to scale x the stylized image's longest side
+preserve_color: false # luminance-only transfer: score and optimize luminance, keep the content's colours
+)";
+}
+
+ObjectiveOptions objective_options_from(const Config& config) {
+  ObjectiveOptions options;
+  options.loss(loss_options_from(config));
+  options.style_scale(config.get_double("style.scale"));
+  if (!(options.style_scale() > 0) || !std::isfinite(options.style_scale()))
+    throw std::runtime_error("style.scale must be a positive number");
+  options.preserve_color(config.get_bool("preserve_color"));
+  options.seed(static_cast<uint64_t>(config.get_int("seed")));
+  options.device(config.get_string("device"));
+  options.threads(config.get_int("threads"));
+  return options;
+}
+
+StyleObjective::StyleObjective(const ObjectiveOptions& options, std::vector<torch::Tensor> styles)
+    : device_(pick_device(options.device())),
+      loss_(make_loss_network(options.loss(), options.seed(), device_), options.loss().weights()),
+      styles_(std::move(styles)),
+      blend_(style_blend_for(options.loss(), styles_.size())),
+      style_scale_(options.style_scale()),
+      preserve_color_(options.preserve_color()) {}
+
+torch::Tensor StyleObjective::network_input(const torch::Tensor& variable) const {
+  return variable.size(1) == 1 ? variable.expand({variable.size(0), 3, variable.size(2), variable.size(3)}) : variable;
+}
+
+torch::Tensor StyleObjective::to_variable(const torch::Tensor& rgb) const {
+  auto image = rgb.to(device_, torch::kFloat32);
+  return (preserve_color_ ? luminance(image) : image).unsqueeze(0).contiguous();
+}
+
+torch::Tensor StyleObjective::to_rgb(const torch::Tensor& variable) const {
+  auto image = variable.detach()[0];
+  return preserve_color_ ? with_luminance(content_, image) : image;
+}
+
+void StyleObjective::prepare(const torch::Tensor& content_rgb, int64_t height, int64_t width) {
+  torch::NoGradGuard no_grad;
+  content_ = resize_image(content_rgb, height, width).to(device_, torch::kFloat32);
+  const std::string size_text = std::to_string(height) + "x" + std::to_string(width);
+  try {
+    content_targets_ = loss_.content_targets(network_input(to_variable(content_)));
+    const int64_t side = std::max<int64_t>(1, std::llround(style_scale_ * std::max(height, width)));
+    if (side == style_side_ && !preserve_color_) return;  // luminance matching depends on the content
+    std::vector<torch::Tensor> inputs;
+    for (const auto& style : styles_) {
+      const auto [h, w] = fit_longest_side(style.size(1), style.size(2), side);
+      auto image = resize_image(style, h, w).to(device_, torch::kFloat32);
+      if (preserve_color_) {
+        // Match the style's luminance statistics to the content's (Gatys et al. 2016, section 2.2).
+        auto y = luminance(image), content_y = luminance(content_);
+        y = (y - y.mean()) / (y.std() + 1e-6) * content_y.std() + content_y.mean();
+        image = y.expand({3, h, w});
+      }
+      inputs.push_back(image);
+    }
+    loss_.set_style_targets(inputs, blend_);
+    style_side_ = side;
+  } catch (const c10::Error& e) {
+    throw std::runtime_error("cannot compute the loss at " + size_text + " (too small for the loss network's layers?): " +
+                             torch_error_message(e));
+  }
+}
+
+LossTerms StyleObjective::loss(const torch::Tensor& variable) {
+  return loss_.compute(network_input(variable), content_targets_);
+}
+
+LossTerms StyleObjective::score(const torch::Tensor& rgb) {
+  torch::NoGradGuard no_grad;
+  TORCH_CHECK(rgb.dim() == 3 && rgb.size(1) == height() && rgb.size(2) == width(), "score: image of size ", rgb.sizes(),
+              " but the objective was prepared for ", height(), "x", width());
+  return loss(to_variable(rgb));
+}
+
+}  // namespace nst

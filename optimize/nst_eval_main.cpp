@@ -1,0 +1,85 @@
+// nst-eval: perceptual losses (content, style per layer, TV) of stylized images, one image or whole
+// folders matched by file name, as JSON lines plus a summary table. See docs/optimization.md.
+#include <CLI/CLI.hpp>
+
+#include <iostream>
+
+#include "config/command_line.h"
+#include "core/command_line.h"
+#include "core/paths.h"
+#include "core/runtime.h"
+#include "core/tool.h"
+#include "data/atomic_file.h"
+#include "optimize/evaluation.h"
+
+namespace {
+
+// Scores every pair: JSON lines to stdout (or collected for --json); returns the records and counts failures.
+std::vector<nst::EvalRecord> score_all(nst::Evaluator& evaluator, const nst::EvalPlan& plan,
+                                       const std::vector<std::string>& style_paths, std::string* json_lines, int& failures) {
+  std::vector<nst::EvalRecord> records;
+  for (const auto& pair : plan.pairs) {
+    try {
+      records.push_back(evaluator.score(pair));
+    } catch (const std::exception& e) {
+      std::cerr << "nst-eval: error: " << e.what() << "\n";
+      ++failures;
+      continue;
+    }
+    const std::string line = nst::to_json(records.back(), style_paths).dump() + "\n";
+    if (json_lines)
+      *json_lines += line;
+    else
+      std::cout << line << std::flush;
+  }
+  return records;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  return nst::run_tool("nst-eval", [&] {
+    CLI::App app{"nst-eval: score stylized images with perceptual losses.\n"
+                 "  nst-eval --content IMG|DIR --style IMG [--style IMG ...] --stylized IMG|DIR [--config FILE] [key=value ...]\n"
+                 "Folders are matched by relative path without extension. JSON lines go to stdout (or --json FILE),\n"
+                 "the summary table to stderr (stdout with --json). nst-optimize config files are accepted."};
+    std::string content, stylized, json_path;
+    std::vector<std::string> style_paths;
+    app.add_option("--content", content, "content image or folder");
+    app.add_option("--style", style_paths, "style image (repeat for a blend; weights: style.weights=[...])")
+        ->allow_extra_args(false);  // one value per flag, so key=value overrides after it stay positional
+    app.add_option("--stylized", stylized, "stylized image or folder");
+    nst::ConfigCommandLine command_line(app, "YAML config file(s), merged in order (configs/eval_*.yaml or optimize_*.yaml)",
+                                        true);
+    app.add_option("--json", json_path, "write the JSON lines to this file (atomically) instead of stdout");
+    command_line.add_shorthands(app, "score luminance only, as nst-optimize --preserve-color optimizes");
+    if (auto status = nst::parse_command_line(app, argc, argv, "nst-eval")) return *status;
+
+    if (command_line.print_defaults()) {
+      std::cout << nst::eval_defaults_yaml();
+      return 0;
+    }
+    nst::Config config = nst::make_eval_config();
+    command_line.apply(config, nst::optimize_only_sections());
+    if (content.empty()) throw std::runtime_error("--content IMG|DIR is required (see --help)");
+    if (style_paths.empty()) throw std::runtime_error("--style IMG is required (see --help)");
+    if (stylized.empty()) throw std::runtime_error("--stylized IMG|DIR is required (see --help)");
+    const nst::EvalOptions options = nst::eval_options_from(config);
+
+    if (!json_path.empty()) nst::create_parent_directories(json_path);
+    nst::configure_threads(static_cast<int>(options.objective().threads()));
+    const nst::EvalPlan plan = nst::plan_evaluation(content, stylized);
+    nst::Evaluator evaluator(options, style_paths);
+    std::string json_lines;
+    int failures = 0;
+    const auto records = score_all(evaluator, plan, style_paths, json_path.empty() ? nullptr : &json_lines, failures);
+    for (const auto& message : plan.missing) std::cerr << "nst-eval: warning: " << message << "\n";
+    if (!json_path.empty()) nst::write_bytes_atomically(json_path, json_lines);
+    (json_path.empty() ? std::cerr : std::cout) << nst::summary_table(records);
+    if (!plan.missing.empty()) std::cerr << plan.missing.size() << " image(s) without a counterpart (not scored)\n";
+    if (failures > 0)
+      throw std::runtime_error(std::to_string(failures) + " of " + std::to_string(plan.pairs.size()) +
+                               " image pair(s) could not be scored (see above)");
+    return 0;
+  });
+}

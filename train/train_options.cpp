@@ -1,0 +1,182 @@
+#include "train/train_options.h"
+
+#include <cmath>
+#include <filesystem>
+#include <stdexcept>
+
+namespace fs = std::filesystem;
+
+namespace nst {
+
+const char* train_defaults_yaml() {
+  // Defaults follow the paper recipe (pytorch/examples fast_neural_style weights for torchvision VGG16);
+  // configs/ holds complete recipes. null = unset (optional path).
+  return R"(
+run_dir: null              # required: where config, checkpoints, previews, log and model go
+seed: 42
+device: auto               # auto | cpu | cuda | cuda:N
+data:
+  train_dir: null          # folder of photos, searched recursively (or use file_list)
+  file_list: null          # text file, one image path per line (relative to the list's folder)
+  val_dir: null            # validation photos (default: the first val_count training photos)
+  val_count: 4
+  image_size: 256          # short side resized to this, then a square crop
+  loader_threads: 2
+  queue_size: 32           # images decoded ahead
+style:
+  images: []               # one or more style images (a blend)
+  weights: []              # blend weights (default: equal)
+  size: 256                # long side of the style images (0 = as they are)
+model:
+  width: 32                # 16 = jcjohnson's half-width net
+  res_blocks: 5
+  norm: instance           # instance | batch
+  upsample: nearest-conv   # nearest-conv | transposed
+  padding: reflect         # reflect | zero
+  output: linear           # linear | tanh
+loss_network:
+  name: vgg16              # vgg16 | vgg19 | squeezenet1_1
+  weights: null            # safetensors file; "random" = random weights (tests and benchmarks only)
+loss:
+  content:
+    weight: 1.0e5
+    layers: {relu2_2: 1.0}
+  style:
+    weight: 1.0e10
+    layers: {relu1_2: 1.0, relu2_2: 1.0, relu3_3: 1.0, relu4_3: 1.0}
+  tv:
+    weight: 0.0
+train:
+  iterations: 40000
+  epochs: 0                # > 0: replaces iterations by epochs * (images / batch_size)
+  batch_size: 4
+  lr: 1.0e-3
+  lr_schedule: constant    # constant | step
+  lr_step: 10000           # step: multiply lr by lr_gamma every lr_step iterations
+  lr_gamma: 0.5
+  checkpoint_every: 1000
+  keep_checkpoints: 3
+  validate_every: 500
+  log_every: 50
+  precision: fp32          # fp32 | bf16 (autocast)
+  threads: 0               # intra-op threads; 0 = all available cores
+)";
+}
+
+Config make_train_config() { return Config(train_defaults_yaml(), loss_weight_maps()); }
+
+namespace {
+
+std::string absolute(const std::string& path) { return path.empty() ? path : fs::absolute(path).lexically_normal().string(); }
+
+void require(bool ok, const std::string& message) {
+  if (!ok) throw std::runtime_error("config: " + message);
+}
+
+DataOptions data_options_from(const Config& c) {
+  return DataOptions()
+      .train_dir(c.get_string("data.train_dir"))
+      .file_list(c.get_string("data.file_list"))
+      .val_dir(c.get_string("data.val_dir"))
+      .val_count(c.get_int("data.val_count"))
+      .image_size(c.get_int("data.image_size"))
+      .loader_threads(c.get_int("data.loader_threads"))
+      .queue_size(c.get_int("data.queue_size"));
+}
+
+TransformerNetOptions model_options_from(const Config& c) {
+  return TransformerNetOptions()
+      .width(c.get_int("model.width"))
+      .res_blocks(c.get_int("model.res_blocks"))
+      .norm(c.get_choice("model.norm", kNormChoices))
+      .upsample(c.get_choice("model.upsample", kUpsampleChoices))
+      .padding(c.get_choice("model.padding", kPaddingChoices))
+      .output(c.get_choice("model.output", kOutputChoices));
+}
+
+ScheduleOptions schedule_options_from(const Config& c) {
+  return ScheduleOptions()
+      .iterations(c.get_int("train.iterations"))
+      .epochs(c.get_int("train.epochs"))
+      .batch_size(c.get_int("train.batch_size"))
+      .lr(c.get_double("train.lr"))
+      .lr_schedule(c.get_choice("train.lr_schedule", kLrScheduleChoices))
+      .lr_step(c.get_int("train.lr_step"))
+      .lr_gamma(c.get_double("train.lr_gamma"))
+      .checkpoint_every(c.get_int("train.checkpoint_every"))
+      .keep_checkpoints(c.get_int("train.keep_checkpoints"))
+      .validate_every(c.get_int("train.validate_every"))
+      .log_every(c.get_int("train.log_every"))
+      .precision(c.get_choice("train.precision", kPrecisionChoices))
+      .threads(c.get_int("train.threads"));
+}
+
+void validate_data(const DataOptions& d) {
+  const int64_t multiple = TransformerNetImpl::kSizeMultiple, min_side = TransformerNetImpl::kMinSide;
+  require(d.image_size() >= min_side && d.image_size() % multiple == 0,
+          "data.image_size must be a multiple of " + std::to_string(multiple) + " and at least " + std::to_string(min_side) +
+              ", got " + std::to_string(d.image_size()));
+  require(d.val_count() >= 0, "data.val_count must be >= 0");
+  require(d.loader_threads() >= 1, "data.loader_threads must be >= 1");
+  require(d.queue_size() >= 1, "data.queue_size must be >= 1");
+  require(!d.file_list().empty() || !d.train_dir().empty(), "set data.train_dir (a folder of photos) or data.file_list");
+  require(d.file_list().empty() || d.train_dir().empty(), "set only one of data.train_dir and data.file_list");
+}
+
+void validate_schedule(const ScheduleOptions& t) {
+  require(t.batch_size() >= 1, "train.batch_size must be >= 1");
+  require(t.epochs() >= 0, "train.epochs must be >= 0");
+  require(t.epochs() > 0 || t.iterations() >= 1, "train.iterations must be >= 1");
+  require(t.lr() > 0 && std::isfinite(t.lr()), "train.lr must be positive");
+  require(t.lr_step() >= 1, "train.lr_step must be >= 1");
+  require(t.lr_gamma() > 0, "train.lr_gamma must be positive");
+  require(t.checkpoint_every() >= 1 && t.log_every() >= 1 && t.validate_every() >= 0 && t.keep_checkpoints() >= 1,
+          "train.checkpoint_every, train.log_every and train.keep_checkpoints must be >= 1, train.validate_every >= 0 (0 = only at the end)");
+  require(t.threads() >= 0, "train.threads must be >= 0 (0 = all cores)");
+}
+
+}  // namespace
+
+void make_paths_absolute(Config& config) {
+  for (const char* key : {"run_dir", "data.train_dir", "data.file_list", "data.val_dir"})
+    if (!config.is_null(key)) config.set(key, YAML::Node(absolute(config.get_string(key))));
+  if (!config.is_null("loss_network.weights") && config.get_string("loss_network.weights") != "random")
+    config.set("loss_network.weights", YAML::Node(absolute(config.get_string("loss_network.weights"))));
+  YAML::Node images(YAML::NodeType::Sequence);
+  for (const auto& image : config.get_strings("style.images")) images.push_back(absolute(image));
+  config.set("style.images", images);
+}
+
+TrainOptions train_options_from(const Config& c) {
+  return TrainOptions()
+      .run_dir(c.get_string("run_dir"))
+      .seed(static_cast<uint64_t>(c.get_int("seed")))
+      .device(c.get_string("device"))
+      .data(data_options_from(c))
+      .style_images(c.get_strings("style.images"))
+      .style_size(c.get_int("style.size"))
+      .model(model_options_from(c))
+      .loss(loss_options_from(c))
+      .train(schedule_options_from(c));
+}
+
+void TrainOptions::validate() const {
+  require(!run_dir_.empty(), "run_dir is not set (give run_dir=DIR or set it in the config file)");
+  validate_data(data_);
+  require(!style_images_.empty(), "style.images is empty (give style.images=[painting.jpg])");
+  require(style_size_ >= 0, "style.size must be >= 0");
+  try {
+    model_.validate();
+  } catch (const std::exception& e) {
+    throw std::runtime_error(std::string("config: model: ") + e.what());
+  }
+  validate_schedule(train_);
+}
+
+double learning_rate(const ScheduleOptions& schedule, int64_t iteration) {
+  if (schedule.lr_schedule() == LrSchedule::step)
+    return schedule.lr() * std::pow(schedule.lr_gamma(), static_cast<double>(iteration / schedule.lr_step()));
+  return schedule.lr();
+}
+
+}  // namespace nst
