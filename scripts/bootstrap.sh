@@ -10,6 +10,8 @@ packages=(
   libopenblas0-openmp          # without it LibTorch uses reference BLAS: Gram matrices 2.3x slower
   python3 python3-torch python3-torchvision python3-numpy python3-matplotlib  # references, converters, plots
   opencv-doc                   # sample photos, starry_night.jpg and vtest.avi for the demo
+  libonnx-dev libprotobuf-dev protobuf-compiler  # nst-export writes ONNX from C++
+  dpkg-dev                     # dpkg-shlibdeps: Debian dependencies of the .deb (scripts/build_deb.sh)
 )
 
 missing=()
