@@ -212,5 +212,34 @@ TEST(CompareQuality, ScriptPlacesAModelOnTheOptimizerCurve) {
   EXPECT_NE(bad.output.find("nope.safetensors: no such model file"), std::string::npos) << bad.output;
 }
 
+// scripts/quality_meter.py: the painting scored against itself has no style error; a photo unchanged
+// keeps all its structure and a flat grey image none; the JSON has both figures per column.
+TEST(QualityMeter, SeparatesStyleFromStructure) {
+  NST_REQUIRE_OR_SKIP(test::have_shared() && test::have_python_torch(),
+                      "needs ../shared (SqueezeNet weights, a painting) and Debian's python3-torch");
+  test::TempDir dir;
+  std::filesystem::create_directories(dir / "photos");
+  std::filesystem::create_directories(dir / "flat");
+  const std::string painting = test::shared_dir() + "/data/styles/mosaic.jpg";
+  std::filesystem::copy_file(painting, dir / "photos/painting.jpg");
+  write_image(dir / "flat/painting.png", torch::full({3, 64, 64}, 128.0));
+  const auto ran = test::run_command(test::python() + " " + test::source_dir() + "/scripts/quality_meter.py --style " +
+                                     painting + " --photos " + dir / "photos" + " --size 256 --threads 1 --json " +
+                                     dir / "meter.json" + " same=" + dir / "photos" + " flat=" + dir / "flat");
+  ASSERT_EQ(ran.exit_code, 0) << ran.output;
+  EXPECT_CONTAINS(ran.output, "same");
+  std::ifstream in(dir / "meter.json");
+  const auto meter = nlohmann::json::parse(in);
+  EXPECT_EQ(meter["same"]["photos"], 1);
+  EXPECT_GT(meter["same"]["structure"].get<double>(), 0.999);
+  EXPECT_LT(std::abs(meter["flat"]["structure"].get<double>()), 0.05);
+  EXPECT_LT(meter["same"]["style_mean"].get<double>(), 1e-4);
+  EXPECT_GT(meter["flat"]["style_mean"].get<double>(), 0.1);
+  const auto bad = test::run_command(test::python() + " " + test::source_dir() + "/scripts/quality_meter.py --style " +
+                                     dir / "absent.jpg" + " --photos " + dir / "photos" + " x=" + dir / "flat");
+  EXPECT_NE(bad.exit_code, 0);
+  EXPECT_CONTAINS(bad.output, "absent.jpg: no such style image");
+}
+
 }  // namespace
 }  // namespace nst
