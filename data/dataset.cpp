@@ -8,8 +8,8 @@
 #include <fstream>
 #include <stdexcept>
 
-#include "core/errors.h"
 #include "data/image_io.h"
+#include "core/errors.h"
 
 namespace fs = std::filesystem;
 
@@ -92,8 +92,11 @@ std::vector<int64_t> epoch_permutation(int64_t count, uint64_t seed, int64_t epo
 }
 
 ImageLoader::ImageLoader(std::vector<std::string> files, LoaderOptions options, int64_t start_position)
-    : files_(std::move(files)), options_(options), position_(start_position), next_to_claim_(start_position) {
+    : files_(std::move(files)), options_(options), start_(start_position) {
   if (files_.empty()) throw std::runtime_error("no training images");
+  if (options_.slice_block() > 0 && (options_.slice_take() < 1 || options_.slice_offset() < 0 ||
+                                   options_.slice_offset() + options_.slice_take() > options_.slice_block()))
+    throw std::runtime_error("loader slice out of range");
   if (options_.queue_capacity() < 1) options_.queue_capacity(1);
   const int threads = std::max(1, options_.threads());
   for (int i = 0; i < threads; ++i) threads_.emplace_back([this] { worker(); });
@@ -122,6 +125,11 @@ const std::vector<int64_t>& ImageLoader::permutation(int64_t epoch) {
     it = permutations_.emplace(epoch, std::move(order)).first;
   }
   return it->second;
+}
+
+int64_t ImageLoader::stream_position(int64_t index) const {
+  if (options_.slice_block() <= 0) return start_ + index;
+  return start_ + index / options_.slice_take() * options_.slice_block() + options_.slice_offset() + index % options_.slice_take();
 }
 
 ImageLoader::Item ImageLoader::load(int64_t position) {
@@ -155,33 +163,38 @@ ImageLoader::Item ImageLoader::load(int64_t position) {
 
 void ImageLoader::worker() {
   while (true) {
-    int64_t position;
+    int64_t index;
     {
       std::unique_lock<std::mutex> lock(mutex_);
-      space_free_.wait(lock, [&] { return stopping_ || next_to_claim_ < position_ + options_.queue_capacity(); });
+      space_free_.wait(lock, [&] { return stopping_ || next_to_claim_ < taken_ + options_.queue_capacity(); });
       if (stopping_) return;
-      position = next_to_claim_++;
+      index = next_to_claim_++;
     }
-    Item item = load(position);
+    Item item = load(stream_position(index));
     {
       std::lock_guard<std::mutex> lock(mutex_);
-      ready_.emplace(position, std::move(item));
+      ready_.emplace(index, std::move(item));
     }
     item_ready_.notify_all();
   }
 }
 
+ImageLoader::Item ImageLoader::take() {
+  Item item;
+  {
+    std::unique_lock<std::mutex> lock(mutex_);
+    item_ready_.wait(lock, [&] { return ready_.count(taken_) > 0; });
+    auto node = ready_.extract(taken_);
+    item = std::move(node.mapped());
+    ++taken_;
+  }
+  space_free_.notify_all();
+  return item;
+}
+
 torch::Tensor ImageLoader::next() {
   while (true) {
-    Item item;
-    {
-      std::unique_lock<std::mutex> lock(mutex_);
-      item_ready_.wait(lock, [&] { return ready_.count(position_) > 0; });
-      auto node = ready_.extract(position_);
-      item = std::move(node.mapped());
-      ++position_;
-    }
-    space_free_.notify_all();
+    Item item = take();
     if (item.image.defined()) {
       failures_in_a_row_ = 0;
       return item.image;
@@ -198,6 +211,12 @@ torch::Tensor ImageLoader::next_batch(int64_t batch) {
   images.reserve(static_cast<size_t>(batch));
   for (int64_t i = 0; i < batch; ++i) images.push_back(next());
   return torch::stack(images);
+}
+
+std::vector<torch::Tensor> ImageLoader::next_unskipped(int64_t count) {
+  std::vector<torch::Tensor> images;
+  for (int64_t i = 0; i < count; ++i) images.push_back(take().image);
+  return images;
 }
 
 std::vector<SkippedImage> ImageLoader::take_new_skipped() {

@@ -44,6 +44,11 @@ struct LoaderOptions {
   TORCH_ARG(uint64_t, seed) = 0;
   TORCH_ARG(int, threads) = 2;          // decoding threads
   TORCH_ARG(int, queue_capacity) = 16;  // images decoded ahead at most
+  // Data-parallel slicing: of every `slice_block` consecutive stream positions (a global batch),
+  // this loader takes the `slice_take` starting at `slice_offset` (one rank's share). 0 = all.
+  TORCH_ARG(int64_t, slice_block) = 0;
+  TORCH_ARG(int64_t, slice_offset) = 0;
+  TORCH_ARG(int64_t, slice_take) = 0;
 };
 
 struct SkippedImage {
@@ -62,8 +67,11 @@ class ImageLoader {
 
   torch::Tensor next();                      // [3,S,S]; throws when every file failed to decode
   torch::Tensor next_batch(int64_t batch);   // [B,3,S,S]
-  int64_t position() const { return position_; }
-  int64_t epoch() const { return position_ / static_cast<int64_t>(files_.size()); }
+  // The next `count` images without skipping: an undefined tensor where a file failed to decode
+  // (sliced data-parallel loading, where skipping must be agreed on by every rank).
+  std::vector<torch::Tensor> next_unskipped(int64_t count);
+  int64_t position() const { return stream_position(taken_); }
+  int64_t epoch() const { return position() / static_cast<int64_t>(files_.size()); }
   size_t size() const { return files_.size(); }
   // Files that failed since the last call (each file reported once per loader).
   std::vector<SkippedImage> take_new_skipped();
@@ -75,14 +83,17 @@ class ImageLoader {
     std::string path, error;
   };
   void worker();
+  Item take();                                       // the next item, in order
+  int64_t stream_position(int64_t index) const;      // of the index-th item this loader delivers
   Item load(int64_t position);
   const std::vector<int64_t>& permutation(int64_t epoch);  // callers hold perm_mutex_
 
   std::vector<std::string> files_;
   LoaderOptions options_;
-  int64_t position_;               // next position the consumer takes
-  int64_t next_to_claim_;          // next position a worker decodes
-  std::map<int64_t, Item> ready_;  // decoded ahead, by position
+  int64_t start_;                  // stream position of item 0
+  int64_t taken_ = 0;              // items the consumer took
+  int64_t next_to_claim_ = 0;      // next item a worker decodes
+  std::map<int64_t, Item> ready_;  // decoded ahead, by item index
   std::mutex mutex_, perm_mutex_;
   std::condition_variable item_ready_, space_free_;
   bool stopping_ = false;

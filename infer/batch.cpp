@@ -12,7 +12,7 @@ namespace nst {
 
 int BatchSummary::report(const std::string& tool, const std::string& unit) const {
   std::ostringstream line;
-  line << tool << ": " << written << " " << unit << " written";
+  line << tool << ": " << (scope.empty() ? "" : scope + ": ") << written << " " << unit << " written";
   if (skipped) line << ", " << skipped << " skipped (output exists)";
   if (!failures.empty()) line << ", " << failures.size() << " failed";
   line << " in " << Progress::format_duration(seconds);

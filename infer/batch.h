@@ -8,6 +8,8 @@
 #include <string>
 #include <vector>
 
+#include "infer/shard.h"
+
 namespace nst {
 
 struct OutputOptions {
@@ -16,9 +18,11 @@ struct OutputOptions {
   TORCH_ARG(bool, skip_existing) = false;  // leave outputs that already exist (resume an interrupted run)
   TORCH_ARG(std::string, fourcc);          // video codec ("" = from the output extension)
   TORCH_ARG(int64_t, max_frames) = 0;      // video: stop after this many frames (0 = all)
+  TORCH_ARG(Shard, shard);                 // folder and list inputs: this worker's share of the images
 };
 
 struct BatchSummary {
+  std::string scope;  // e.g. "shard 1/4 (26 of 100 images)", printed first; "" = everything
   int64_t written = 0, skipped = 0;
   std::vector<std::string> failures;  // "PATH: reason", one per failed file
   bool interrupted = false;

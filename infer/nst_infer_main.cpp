@@ -66,12 +66,18 @@ int main(int argc, char** argv) {
         "with a trained style model.",
         "nst-infer"};
     app.option_defaults()->always_capture_default();
-    std::string model_path, input, output, device = "auto", precision = "fp32";
+    std::string model_path, input, input_list, output, device = "auto", precision = "fp32", shard;
     nst::StylizeOptions style;
     nst::OutputOptions out;
     int threads = 0;
     nst::add_model_option(app, model_path);
-    app.add_option("--input", input, "Image, directory of images, or video (avi, mp4, mkv, mov, webm, ...)")->required();
+    auto* input_option = app.add_option("--input", input, "Image, directory of images, or video (avi, mp4, mkv, mov, webm, ...)");
+    app.add_option("--input-list", input_list,
+                   "Text file of image paths, one per line (relative to the file's folder), mirrored into the --output directory")
+        ->excludes(input_option);
+    app.add_option("--shard", shard,
+                   "For a directory or list input: process only share I of N (0 <= I < N), chosen by a hash of each file's "
+                   "relative path (workers of a job array split a dataset without coordination; docs/scaling.md)");
     app.add_option("--output", output,
                    "Output image (format from its extension), directory (for a directory input), or video")
         ->required();
@@ -96,12 +102,20 @@ int main(int argc, char** argv) {
     if (auto status = nst::parse_command_line(app, argc, argv, "nst-infer")) return *status;
     style.precision(nst::kPrecisionChoices.parse(precision, "--precision"));
     style.validate();  // before the model loads: option errors come first
+    if (input.empty() && input_list.empty()) throw std::runtime_error("give --input PATH or --input-list FILE (see --help)");
+    if (!shard.empty()) out.shard(nst::parse_shard(shard, "--shard"));
     if (!out.extension().empty() && out.extension().front() == '.') out.extension().erase(0, 1);
 
     std::error_code ec;
-    if (!fs::exists(input, ec)) throw nst::path_error(input, "no such file or directory");
-    const bool folder = fs::is_directory(input);
-    const bool video = !folder && nst::has_video_extension(input);
+    if (!input_list.empty()) {
+      if (!fs::is_regular_file(input_list, ec)) throw nst::path_error(input_list, "no such input list");
+      if (fs::exists(output) && !fs::is_directory(output))
+        throw nst::path_error(output, "exists and is not a directory (--input-list needs an output directory)");
+    } else if (!fs::exists(input, ec)) throw nst::path_error(input, "no such file or directory");
+    const bool folder = input_list.empty() && fs::is_directory(input);
+    const bool video = input_list.empty() && !folder && nst::has_video_extension(input);
+    if (!out.shard().whole() && !folder && input_list.empty())
+      throw std::runtime_error("--shard needs a directory --input or an --input-list");
     if (folder && fs::exists(output) && !fs::is_directory(output))
       throw nst::path_error(output, "exists and is not a directory (a directory input needs an output directory)");
     if (video && out.skip_existing() && fs::exists(output)) {
@@ -119,6 +133,7 @@ int main(int argc, char** argv) {
     nst::Stylizer stylizer(model.net, target, style);
     nst::install_stop_handlers();
 
+    if (!input_list.empty()) return stylize_list(stylizer, input_list, output, out).report("nst-infer", "images");
     if (folder) return stylize_folder(stylizer, input, output, out).report("nst-infer", "images");
     if (video) return stylize_video(stylizer, input, output, out).report("nst-infer", "frames");
     return stylize_one_image(stylizer, input, output, out);

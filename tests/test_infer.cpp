@@ -4,8 +4,11 @@
 #include <opencv2/videoio.hpp>
 
 #include <fstream>
+#include <map>
+#include <set>
 
 #include "data/image_io.h"
+#include "infer/shard.h"
 #include "infer/stylizer.h"
 #include "nets/model_file.h"
 #include "test_support.h"
@@ -236,6 +239,81 @@ TEST(NstInfer, FolderNeverWritesOverItsInputs) {
   EXPECT_NE(result.output.find("would overwrite an input image"), std::string::npos) << result.output;
 }
 
+// N workers with --shard I/N together write exactly the outputs of one unsharded run, each image
+// once; a shard keeps its files when others are added; --input-list mirrors listed paths.
+TEST(NstInfer, ShardsTogetherEqualOneRunEachFileOnce) {
+  TempDir dir;
+  const auto model = save_small_model(dir);
+  std::vector<std::string> names;
+  for (int i = 0; i < 12; ++i) {
+    names.push_back((i % 3 ? "" : "sub/") + std::string("img") + std::to_string(i) + ".png");
+    fs::create_directories(fs::path(dir / ("in/" + names.back())).parent_path());
+    write_image(dir / ("in/" + names.back()), content_image(12 + i, 16));
+  }
+  const std::string base = nst_infer() + " --model " + model + " --input " + (dir / "in") + " --output ";
+  auto whole = test::run_command(base + (dir / "whole"));
+  ASSERT_EQ(whole.exit_code, 0) << whole.output;
+  std::map<std::string, int> written;  // relative output path -> number of shards that wrote it
+  std::vector<int> per_shard(3, 0);
+  for (int shard = 0; shard < 3; ++shard) {
+    const std::string out = dir / ("shard" + std::to_string(shard));
+    const auto result = test::run_command(base + out + " --shard " + std::to_string(shard) + "/3");
+    ASSERT_EQ(result.exit_code, 0) << result.output;
+    EXPECT_CONTAINS(result.output, "nst-infer: shard " + std::to_string(shard) + "/3 (");
+    EXPECT_CONTAINS(result.output, " of 12 images): ");
+    for (const auto& entry : fs::recursive_directory_iterator(out)) {
+      if (!entry.is_regular_file()) continue;
+      const std::string relative = fs::relative(entry.path(), out).generic_string();
+      ++written[relative];
+      ++per_shard[shard];
+      EXPECT_EQ(test::read_bytes(entry.path()), test::read_bytes(dir / ("whole/" + relative))) << relative;
+    }
+  }
+  ASSERT_EQ(written.size(), names.size());
+  for (const auto& name : names) EXPECT_EQ(written[name], 1) << name;
+  for (int shard = 0; shard < 3; ++shard) EXPECT_GT(per_shard[shard], 0) << shard;  // the hash spreads the files
+
+  // Adding files moves no existing file to another shard.
+  std::set<std::string> before;
+  for (const auto& name : names) if (in_shard(name, {1, 3})) before.insert(name);
+  write_image(dir / "in/new.png", content_image(10, 10));
+  fs::remove_all(dir / "shard1");
+  ASSERT_EQ(test::run_command(base + (dir / "shard1") + " --shard 1/3").exit_code, 0);
+  for (const auto& name : names) EXPECT_EQ(fs::exists(dir / ("shard1/" + name)), before.count(name) > 0) << name;
+
+  // --input-list: paths relative to the list's folder, mirrored; the shard key is the line.
+  test::write_bytes(dir / "list.txt", "# frames\nin/img1.png\n\nin/sub/img3.png\n" + (dir / "in/img2.png") + "\n");
+  const auto listed = test::run_command(nst_infer() + " --model " + model + " --input-list " + (dir / "list.txt") + " --output " + (dir / "listed"));
+  ASSERT_EQ(listed.exit_code, 0) << listed.output;
+  EXPECT_CONTAINS(listed.output, "3 images written");
+  EXPECT_TRUE(fs::exists(dir / "listed/in/img1.png"));
+  EXPECT_TRUE(fs::exists(dir / "listed/in/sub/img3.png"));
+  EXPECT_TRUE(fs::exists(dir / ("listed/" + fs::path(dir / "in/img2.png").relative_path().string())));
+  test::write_bytes(dir / "escape.txt", "../outside.png\n");
+  const auto escape = test::run_command(nst_infer() + " --model " + model + " --input-list " + (dir / "escape.txt") + " --output " + (dir / "listed"));
+  EXPECT_EQ(escape.exit_code, 1);
+  EXPECT_CONTAINS(escape.output, "escape.txt:1: '../outside.png' would be written outside the output directory");
+}
+
+// A shard with a failed file says so in its summary line and exits 1; the rerun with
+// --skip-existing finishes only what is missing.
+TEST(NstInfer, AShardWithAFailureExitsNonZeroAndItsRerunFinishes) {
+  TempDir dir;
+  const auto model = save_small_model(dir);
+  fs::create_directories(dir / "in");
+  write_image(dir / "in/good.png", content_image(12, 12));
+  write_bytes(dir / "in/bad.png", "not a png");
+  write_bytes(dir / "list.txt", "in/good.png\nin/bad.png\n");
+  const std::string command = nst_infer() + " --model " + model + " --input-list " + (dir / "list.txt") + " --output " + (dir / "out") + " --shard 0/1";
+  auto result = test::run_command(command);
+  EXPECT_EQ(result.exit_code, 1) << result.output;
+  EXPECT_CONTAINS(result.output, "1 images written, 1 failed");
+  write_image(dir / "in/bad.png", content_image(12, 12));
+  result = test::run_command(command + " --skip-existing");
+  EXPECT_EQ(result.exit_code, 0) << result.output;
+  EXPECT_CONTAINS(result.output, "1 images written, 1 skipped (output exists)");
+}
+
 TEST(NstInfer, VideoRoundTripKeepsFrameCountSizeAndRate) {
   TempDir dir;
   const auto model = save_small_model(dir);
@@ -295,6 +373,12 @@ TEST(NstInfer, BadCommandLinesGiveOneLineErrors) {
       {"--model " + model + " --input " + (dir / "in.png") + " --output " + (dir / "o.png") + " --strength 2", "--strength"},
       {"--model " + model + " --input " + (dir / "in.png") + " --output " + (dir / "o.png") + " --precision fp8", "--precision"},
       {"--input " + (dir / "in.png") + " --output " + (dir / "o.png"), "--model"},
+      {"--model " + model + " --output " + (dir / "o.png"), "give --input PATH or --input-list FILE"},
+      {"--model " + model + " --input " + (dir / "in.png") + " --output " + (dir / "o.png") + " --shard 3/3",
+       "--shard must be I/N with 0 <= I < N (e.g. 0/4 ... 3/4), got '3/3'"},
+      {"--model " + model + " --input " + (dir / "in.png") + " --output " + (dir / "o.png") + " --shard 1/2",
+       "--shard needs a directory --input or an --input-list"},
+      {"--model " + model + " --input-list " + (dir / "absent.txt") + " --output " + (dir / "o"), "absent.txt: no such input list"},
   };
   for (const auto& c : cases) {
     auto result = test::run_command(nst_infer() + " " + c.args);
@@ -311,7 +395,7 @@ TEST(NstInfer, HelpListsEveryOptionWithItsDefault) {
   EXPECT_EQ(result.exit_code, 0);
   for (const char* option : {"--model", "--input", "--output", "--max-size", "--scale", "--preserve-color", "--strength",
                              "--precision", "--threads", "--device", "--quality", "--skip-existing", "--output-ext",
-                             "--fourcc", "--max-frames", "--tile", "=fp32", "=95", "=auto"})
+                             "--fourcc", "--max-frames", "--tile", "--shard", "--input-list", "=fp32", "=95", "=auto"})
     EXPECT_NE(result.output.find(option), std::string::npos) << option;
 }
 

@@ -10,20 +10,48 @@
 #include "core/errors.h"
 #include "core/runtime.h"
 #include "core/tool.h"
+#include "train/local_launch.h"
 #include "train/precision_trial.h"
 #include "train/trainer.h"
+
+namespace {
+
+// argv without --nproc N / --nproc=N: the command line of each rank.
+std::vector<std::string> rank_arguments(int argc, char** argv) {
+  std::vector<std::string> arguments;
+  for (int i = 1; i < argc; ++i) {
+    const std::string argument = argv[i];
+    if (argument == "--nproc") {
+      ++i;
+    } else if (argument.rfind("--nproc=", 0) != 0) {
+      arguments.push_back(argument);
+    }
+  }
+  return arguments;
+}
+
+}  // namespace
 
 int main(int argc, char** argv) {
   return nst::run_tool("nst-train", [&] {
     CLI::App app{"nst-train: train a fast style-transfer net with perceptual losses.\n"
                  "  nst-train --config FILE [key=value ...]\n"
                  "  nst-train --resume RUN_DIR [key=value ...]\n"
+                 "  nst-train --nproc N ...  (data-parallel on this machine; or launched by torchrun/Slurm/Kubernetes: docs/scaling.md)\n"
                  "Overrides use dotted config keys with YAML values, e.g. train.lr=1e-4 style.images=[a.jpg,b.jpg]\n"
                  "loss.style.layers.fire5=2.0"};
     std::string resume_dir;
     nst::ConfigCommandLine command_line(app, "YAML config file (see configs/)", false);
     app.add_option("--resume", resume_dir, "continue the run in RUN_DIR from its newest checkpoint")
         ->excludes(command_line.config_option());
+    int nproc = 0;
+    double timeout_seconds = 300;
+    app.add_option("--nproc", nproc, "data-parallel: start N ranks on this machine, each with its slice of every batch")
+        ->check(CLI::Range(1, 4096));
+    app.add_option("--dist-timeout", timeout_seconds,
+                   "data-parallel: seconds a rank waits for the others (rendezvous, each gradient allreduce) before it fails")
+        ->capture_default_str()
+        ->check(CLI::PositiveNumber);
     if (auto status = nst::parse_command_line(app, argc, argv, "nst-train")) return *status;
 
     if (command_line.print_defaults()) {
@@ -43,10 +71,32 @@ int main(int argc, char** argv) {
     }
     command_line.apply(config);  // the --config file (a new run) and the overrides
     nst::make_paths_absolute(config);
-    nst::resolve_auto_precision(config, std::cerr);
+    const auto launch = nst::launch_environment();
+    if (nproc > 1 || launch) {
+      // Ranks measuring on their own could disagree; data-parallel runs take fp32 unless told bf16.
+      if (config.get_string("train.precision") == "auto") {
+        config.set("train.precision", YAML::Node("fp32"));
+        if (!launch || launch->rank == 0) std::cerr << "nst-train: train.precision auto: fp32 (data-parallel; give bf16 explicitly where it is faster)\n";
+      }
+    } else {
+      nst::resolve_auto_precision(config, std::cerr);
+    }
+    nst::TrainOptions options = nst::train_options_from(config);
+    const auto timeout = std::chrono::milliseconds(static_cast<int64_t>(timeout_seconds * 1000));
+    if (nproc > 1) {
+      if (launch) throw std::runtime_error("--nproc starts the ranks itself: unset WORLD_SIZE (set by a launcher) or drop --nproc");
+      options.validate();
+      if (options.train().batch_size() % nproc != 0)
+        throw std::runtime_error("config: train.batch_size (" + std::to_string(options.train().batch_size()) +
+                                 ") must be divisible by --nproc " + std::to_string(nproc));
+      return nst::launch_local_ranks(std::filesystem::read_symlink("/proc/self/exe").string(), rank_arguments(argc, argv), nproc,
+                                     timeout);
+    }
+    std::optional<nst::DataParallelOptions> parallel;
+    if (launch) parallel = nst::DataParallelOptions{*launch, timeout};
     nst::reuse_freed_memory();
-    nst::Trainer trainer(nst::train_options_from(config), resume ? nst::Trainer::Start::resume : nst::Trainer::Start::fresh,
-                         config.dump());
+    nst::Trainer trainer(std::move(options), resume ? nst::Trainer::Start::resume : nst::Trainer::Start::fresh, config.dump(),
+                         parallel);
     return trainer.run();
   });
 }

@@ -58,7 +58,7 @@ std::string loss_note(const LossTerms& terms) {
 
 }  // namespace
 
-Trainer::Trainer(TrainOptions options, Start start, std::string resolved_config)
+Trainer::Trainer(TrainOptions options, Start start, std::string resolved_config, std::optional<DataParallelOptions> parallel)
     : options_(std::move(options)), resolved_config_(std::move(resolved_config)), device_(torch::kCPU) {
   options_.validate();
   const DataOptions& data = options_.data();
@@ -67,8 +67,20 @@ Trainer::Trainer(TrainOptions options, Start start, std::string resolved_config)
   total_iterations_ = schedule.epochs() > 0
                           ? schedule.epochs() * std::max<int64_t>(1, static_cast<int64_t>(train_files_.size()) / schedule.batch_size())
                           : schedule.iterations();
-  threads_ = configure_threads(static_cast<int>(schedule.threads()));
   device_ = pick_device(options_.device());
+  if (parallel) {
+    const LaunchEnvironment& launch = parallel->launch;
+    if (schedule.batch_size() % launch.world_size != 0)
+      throw std::runtime_error("config: train.batch_size (" + std::to_string(schedule.batch_size()) +
+                               ") must be divisible by the number of ranks (WORLD_SIZE " + std::to_string(launch.world_size) + ")");
+    // "all cores" is shared by the ranks of one machine; one GPU per rank of a machine.
+    threads_ = configure_threads(schedule.threads() > 0 ? static_cast<int>(schedule.threads())
+                                                        : std::max(1, available_cores() / launch.local_world_size));
+    if (device_.is_cuda() && !device_.has_index()) device_ = torch::Device(torch::kCUDA, static_cast<int8_t>(launch.local_rank));
+    group_ = std::make_unique<DataParallelGroup>(launch, device_, parallel->timeout);
+  } else {
+    threads_ = configure_threads(static_cast<int>(schedule.threads()));
+  }
   timer_ = StepTimer(device_);
   if (const auto warning = bf16_warning(options_.train().precision(), device_); !warning.empty())
     std::cerr << "nst-train: warning: " << warning << " (or train.precision=auto)\n";
@@ -88,19 +100,27 @@ Trainer::Trainer(TrainOptions options, Start start, std::string resolved_config)
   if (start == Start::resume) {
     resume();
   } else {
-    fs::remove(log_path_);  // left by an attempt that stopped before its first checkpoint
+    if (writes_run_directory()) fs::remove(log_path_);  // left by an attempt that stopped before its first checkpoint
     start_loader(0);
   }
+  if (group_) {  // every rank starts from the same iteration and weights
+    group_->expect_same(state_.iteration, "the checkpoint iteration resumed from (is RUN_DIR the same on every rank?)");
+    group_->broadcast_from_main(net_->parameters());
+  }
+  if (!writes_run_directory()) return;  // validation, log and checkpoints are rank 0's
   validation_ = load_validation_set(data.val_dir().empty() ? train_files_ : list_images(data.val_dir()), data.image_size(),
                                     data.val_count());
   for (const auto& bad : validation_.skipped) std::cerr << "nst-train: warning: validation image skipped: " << bad.reason << "\n";
   if (validation_.images.defined()) validation_.images = validation_.images.to(device_);
 
   log_ = std::make_unique<RunLog>(log_path_);
-  if (start == Start::fresh)
-    log_->write({{"event", "start"}, {"iteration", 0}, {"train_images", train_files_.size()},
+  if (start == Start::fresh) {
+    json line = {{"event", "start"}, {"iteration", 0}, {"train_images", train_files_.size()},
                  {"validation_images", validation_.names.size()}, {"threads", threads_}, {"device", device_.str()},
-                 {"date", now_iso8601()}});
+                 {"date", now_iso8601()}};
+    if (group_) line["world_size"] = group_->world_size();
+    log_->write(line);
+  }
   if (state_.iteration >= total_iterations_)
     std::cerr << "nst-train: the run already has " << state_.iteration << " iterations (train.iterations=" << total_iterations_
               << "); to continue, raise train.iterations\n";
@@ -116,6 +136,8 @@ void Trainer::prepare_run_directory(Start start) {
                              " or choose another run_dir");
   if (start == Start::resume && existing.empty())
     throw path_error(run_dir, "no checkpoint to resume from (checkpoints/ckpt_*.pt)");
+  if (group_) group_->barrier("start-up");  // every rank checked the directory before rank 0 writes to it
+  if (!writes_run_directory()) return;
   fs::create_directories(fs::path(run_dir) / "previews");
   if (!resolved_config_.empty()) write_bytes_atomically(run_config_path(run_dir), resolved_config_);
 }
@@ -135,14 +157,15 @@ void Trainer::resume() {
     try {
       state_ = load_checkpoint(*it, net_, *optimizer_);
       loaded = true;
-      std::cerr << "nst-train: resuming " << options_.run_dir() << " from iteration " << state_.iteration << "\n";
+      if (writes_run_directory())
+        std::cerr << "nst-train: resuming " << options_.run_dir() << " from iteration " << state_.iteration << "\n";
     } catch (const std::exception& e) {
       std::cerr << "nst-train: warning: " << e.what() << "; trying an older checkpoint\n";
       error = e.what();
     }
   }
   if (!loaded) throw std::runtime_error(error);
-  truncate_log(log_path_, state_.iteration);
+  if (writes_run_directory()) truncate_log(log_path_, state_.iteration);
   start_loader(state_.data_position);
 }
 
@@ -154,19 +177,29 @@ void Trainer::start_loader(int64_t position) {
                                   .threads(static_cast<int>(data.loader_threads()))
                                   .queue_capacity(static_cast<int>(data.queue_size()));
   loader_.reset();  // an earlier stream's threads stop first
-  loader_ = std::make_unique<ImageLoader>(train_files_, loader_options, position);
+  sharded_.reset();
+  if (group_)
+    sharded_ = std::make_unique<ShardedBatches>(train_files_, loader_options, options_.train().batch_size(), position, *group_);
+  else
+    loader_ = std::make_unique<ImageLoader>(train_files_, loader_options, position);
+}
+
+torch::Tensor Trainer::next_batch() {
+  torch::Tensor batch = sharded_ ? sharded_->next_batch() : loader_->next_batch(options_.train().batch_size());
+  for (const auto& bad : sharded_ ? sharded_->take_new_skipped() : loader_->take_new_skipped()) {
+    if (!log_) continue;  // reported by rank 0
+    std::cerr << "\nnst-train: warning: skipped " << bad.reason << "\n";
+    log_->write({{"event", "skipped_image"}, {"iteration", state_.iteration}, {"file", bad.path}, {"error", bad.reason}});
+  }
+  return batch.to(device_);
 }
 
 double Trainer::learning_rate() const { return nst::learning_rate(options_.train(), state_.iteration); }
 
 LossTerms Trainer::step() {
   timer_.start();
-  const torch::Tensor batch = loader_->next_batch(options_.train().batch_size()).to(device_);
+  const torch::Tensor batch = next_batch();
   timer_.mark(StepPhase::data);
-  for (const auto& bad : loader_->take_new_skipped()) {
-    std::cerr << "\nnst-train: warning: skipped " << bad.reason << "\n";
-    log_->write({{"event", "skipped_image"}, {"iteration", state_.iteration}, {"file", bad.path}, {"error", bad.reason}});
-  }
   const double lr = learning_rate();
   for (auto& group : optimizer_->param_groups()) static_cast<torch::optim::AdamOptions&>(group.options()).lr(lr);
 
@@ -188,44 +221,74 @@ LossTerms Trainer::step() {
       return grad;
     });
   }
-  const auto values = loss_values(terms);
   timer_.mark(StepPhase::loss_forward);
-  const double total = values.at("total");
-  if (!std::isfinite(total)) {
-    const auto good = list_checkpoints(options_.run_dir());
-    throw std::runtime_error("loss is " + std::string(std::isnan(total) ? "NaN" : "Inf") + " at iteration " +
-                             std::to_string(state_.iteration + 1) + " (content " + std::to_string(values.at("content")) +
-                             ", style " + std::to_string(values.at("style")) + ", tv " + std::to_string(values.at("tv")) +
-                             "); stopped; last good checkpoint: " + (good.empty() ? "none" : good.back()) +
-                             "; lower train.lr or the loss weights");
-  }
+  if (!group_) throw_if_not_finite(terms);
   optimizer_->zero_grad();
   terms.total.backward();
   timer_.mark(StepPhase::net_backward);
+  if (group_) {  // every rank sees the same averaged losses, so all stop together on NaN
+    terms = average_over_ranks(terms);
+    throw_if_not_finite(terms);
+  }
   optimizer_->step();
   timer_.mark(StepPhase::optimizer);
   timer_.end_step();
   ++state_.iteration;
-  state_.data_position = loader_->position();
+  state_.data_position = sharded_ ? sharded_->position() : loader_->position();
   ++window_iterations_;
   last_terms_ = terms;
   log_step(terms, lr);
   return terms;
 }
 
+void Trainer::throw_if_not_finite(const LossTerms& terms) const {
+  const auto values = loss_values(terms);
+  const double total = values.at("total");
+  if (std::isfinite(total)) return;
+  const auto good = list_checkpoints(options_.run_dir());
+  throw std::runtime_error("loss is " + std::string(std::isnan(total) ? "NaN" : "Inf") + " at iteration " +
+                           std::to_string(state_.iteration + 1) + " (content " + std::to_string(values.at("content")) +
+                           ", style " + std::to_string(values.at("style")) + ", tv " + std::to_string(values.at("tv")) +
+                           "); stopped; last good checkpoint: " + (good.empty() ? "none" : good.back()) +
+                           "; lower train.lr or the loss weights");
+}
+
+// One allreduce for the gradients (bucketed) and one for the losses and this rank's stop request.
+LossTerms Trainer::average_over_ranks(const LossTerms& terms) {
+  std::vector<torch::Tensor*> scalars;
+  LossTerms averaged = terms;
+  for (torch::Tensor* term : {&averaged.total, &averaged.content, &averaged.style, &averaged.tv})
+    if (term->defined()) scalars.push_back(term);
+  for (auto* layers : {&averaged.content_per_layer, &averaged.style_per_layer})
+    for (auto& [layer, value] : *layers)
+      if (value.defined()) scalars.push_back(&value);
+  std::vector<double> values;
+  for (const torch::Tensor* scalar : scalars) values.push_back(scalar->detach().to(torch::kCPU, torch::kFloat64).item<double>());
+  values.push_back(stop_requested() ? 1.0 : 0.0);
+  const std::vector<double> sums = group_->average_gradients(net_->parameters(), values);
+  for (size_t i = 0; i < scalars.size(); ++i) *scalars[i] = torch::tensor(sums[i] / group_->world_size(), torch::kFloat64);
+  stop_agreed_ = sums.back() > 0;
+  return averaged;
+}
+
 void Trainer::log_step(const LossTerms& terms, double lr) {
+  if (!log_) return;
   const int64_t iteration = state_.iteration;
   if (iteration % options_.train().log_every() != 0 && iteration != 1 && iteration != total_iterations_) return;
   const auto now = std::chrono::steady_clock::now();
   const double seconds = std::chrono::duration<double>(now - window_start_).count();
   json line = loss_fields(terms, "");
   line["iteration"] = iteration;
-  line["epoch"] = loader_->epoch();
+  line["epoch"] = sharded_ ? sharded_->epoch() : loader_->epoch();
   line["lr"] = lr;
   line["it_per_s"] = seconds > 0 ? window_iterations_ / seconds : 0.0;
   line["images_per_s"] = seconds > 0 ? window_iterations_ * options_.train().batch_size() / seconds : 0.0;
-  line["skipped_images"] = loader_->skipped_count();
+  line["skipped_images"] = sharded_ ? sharded_->skipped_count() : loader_->skipped_count();
   line["step_seconds"] = timer_.take_means();
+  if (group_) {  // collectives, including waiting for slower ranks
+    line["communication_share"] = seconds > 0 ? (group_->communication_seconds() - window_communication_) / seconds : 0.0;
+    window_communication_ = group_->communication_seconds();
+  }
   log_->write(line);
   window_start_ = now;
   window_iterations_ = 0;
@@ -252,6 +315,7 @@ void Trainer::validate() {
 }
 
 void Trainer::checkpoint() {
+  if (!writes_run_directory()) return;
   if (!parameters_finite(net_))
     throw std::runtime_error("weights became NaN/Inf at iteration " + std::to_string(state_.iteration) +
                              "; last good checkpoint kept; try a lower train.lr");
@@ -260,6 +324,7 @@ void Trainer::checkpoint() {
 }
 
 void Trainer::save_model() {
+  if (!writes_run_directory()) return;
   TrainingOutcome outcome;
   outcome.iterations = state_.iteration;
   outcome.loss_network_preprocess = perceptual_->net()->preprocess();
@@ -271,30 +336,35 @@ void Trainer::save_model() {
 int Trainer::run() {
   install_stop_handlers();
   net_->train();
-  Progress progress("train", total_iterations_ - std::min(state_.iteration, total_iterations_));
+  std::optional<Progress> progress;  // one progress line per run: rank 0's
+  if (writes_run_directory()) progress.emplace("train", total_iterations_ - std::min(state_.iteration, total_iterations_));
   window_start_ = std::chrono::steady_clock::now();
   window_iterations_ = 0;
   const ScheduleOptions& schedule = options_.train();
-  while (state_.iteration < total_iterations_ && !stop_requested()) {
-    progress.advance(1, loss_note(step()));
+  while (state_.iteration < total_iterations_ && !stopping()) {
+    const std::string note = loss_note(step());
+    if (progress) progress->advance(1, note);
     const int64_t done = state_.iteration;
     if (schedule.validate_every() > 0 && done % schedule.validate_every() == 0 && done != total_iterations_) validate();
     if (done % schedule.checkpoint_every() == 0 && done != total_iterations_) checkpoint();
   }
-  if (stop_requested()) {
+  if (stopping()) {
     checkpoint();
-    progress.finish("interrupted");
-    std::cerr << "nst-train: interrupted by signal " << stop_signal() << " at iteration " << state_.iteration
-              << "; checkpoint written; continue with: nst-train --resume " << options_.run_dir() << "\n";
+    if (!progress) return kExitInterrupted;
+    progress->finish("interrupted");
+    std::cerr << "nst-train: interrupted by " << (stop_signal() ? "signal " + std::to_string(stop_signal()) : "a stop request to another rank")
+              << " at iteration " << state_.iteration << "; checkpoint written; continue with: nst-train --resume "
+              << options_.run_dir() << "\n";
     return kExitInterrupted;
   }
-  progress.finish();
+  if (progress) progress->finish();
   checkpoint();  // lets a later --resume with more train.iterations continue
   validate();
   save_model();
+  if (!progress) return 0;
   std::cerr << "nst-train: " << state_.iteration << " iterations done; model: " << run_model_path(options_.run_dir());
-  if (loader_->skipped_count())
-    std::cerr << " (" << loader_->skipped_count() << " unreadable images skipped, listed in log.jsonl)";
+  const size_t skipped = sharded_ ? sharded_->skipped_count() : loader_->skipped_count();
+  if (skipped) std::cerr << " (" << skipped << " unreadable images skipped, listed in log.jsonl)";
   std::cerr << "\n";
   return 0;
 }

@@ -6,12 +6,15 @@
 
 #include <chrono>
 #include <memory>
+#include <optional>
 #include <string>
 
+#include "core/signals.h"
 #include "data/dataset.h"
 #include "losses/perceptual_loss.h"
 #include "nets/transformer_net.h"
 #include "train/checkpoint.h"
+#include "train/distributed.h"
 #include "train/run_log.h"
 #include "train/step_timer.h"
 #include "train/train_options.h"
@@ -22,6 +25,12 @@ namespace nst {
 std::string run_config_path(const std::string& run_dir);  // RUN_DIR/config.yaml
 std::string run_model_path(const std::string& run_dir);   // RUN_DIR/model.safetensors
 
+// Data-parallel training (docs/scaling.md): this process is one rank of `launch`.
+struct DataParallelOptions {
+  LaunchEnvironment launch;
+  std::chrono::milliseconds timeout{std::chrono::minutes(5)};  // of every collective and the rendezvous
+};
+
 class Trainer {
  public:
   enum class Start { fresh, resume };
@@ -31,7 +40,11 @@ class Trainer {
   // checkpoint of iteration 0), networks, style targets, optimizer and photo stream. With
   // Start::resume it continues from the newest readable checkpoint, bitwise as an uninterrupted
   // run with the same seed, threads and data would. Throws one-line errors.
-  Trainer(TrainOptions options, Start start, std::string resolved_config = "");
+  // With `parallel`, this process is one rank of a data-parallel run: it computes the gradients of
+  // its slice of each global batch (train.batch_size), averaged over the ranks before each step;
+  // rank 0 alone writes the run directory, which every rank reads to resume.
+  Trainer(TrainOptions options, Start start, std::string resolved_config = "",
+          std::optional<DataParallelOptions> parallel = std::nullopt);
 
   // Trains up to the configured iterations or a stop signal; at the end writes the last
   // checkpoint, validates and writes the model. Returns 0, or kExitInterrupted after a signal
@@ -54,12 +67,17 @@ class Trainer {
   double learning_rate() const;  // of the next step
   size_t train_image_count() const { return train_files_.size(); }
   const TrainOptions& options() const { return options_; }
+  bool writes_run_directory() const { return !group_ || group_->is_main(); }
   TransformerNet& net() { return net_; }
 
  private:
   void prepare_run_directory(Start start);
   void load_style_targets();
   void start_loader(int64_t position);  // the photo stream from `position` on
+  torch::Tensor next_batch();           // this process's batch (its slice, data-parallel)
+  LossTerms average_over_ranks(const LossTerms& terms);  // gradients and losses; agrees on stopping
+  void throw_if_not_finite(const LossTerms& terms) const;
+  bool stopping() const { return group_ ? stop_agreed_ : stop_requested(); }
   void log_step(const LossTerms& terms, double lr);
 
   TrainOptions options_;
@@ -72,13 +90,17 @@ class Trainer {
   std::unique_ptr<PerceptualLoss> perceptual_;
   std::unique_ptr<torch::optim::Adam> optimizer_;
   CheckpointState state_;
-  std::unique_ptr<ImageLoader> loader_;
+  std::unique_ptr<ImageLoader> loader_;        // one process, or
+  std::unique_ptr<DataParallelGroup> group_;   // data-parallel: the ranks
+  std::unique_ptr<ShardedBatches> sharded_;    //   and this rank's slices
+  bool stop_agreed_ = false;                   //   a rank asked to stop: all stop after this step
   ValidationSet validation_;
   std::unique_ptr<RunLog> log_;
   LossTerms last_terms_;
   std::chrono::steady_clock::time_point window_start_;  // of the iterations the next log line reports
   int64_t window_iterations_ = 0;
   StepTimer timer_{torch::kCPU};  // phases of the steps the next log line reports
+  double window_communication_ = 0;  // communication seconds at the window's start
 };
 
 }  // namespace nst
