@@ -2,9 +2,7 @@
 // slice of the data stream, and real two-rank runs (tiny net, a few steps, every command bounded by
 // `timeout`): 2 ranks x batch 2 give the model of 1 process x batch 4 (through a corrupt photo),
 // resume across the same world size, a stop signal, a rank that dies, a batch that does not split.
-#include <netinet/in.h>
 #include <signal.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -15,6 +13,7 @@
 #include "nets/model_file.h"
 #include "train/checkpoint.h"
 #include "train/distributed.h"
+#include "train/local_launch.h"
 #include "train_fixture.h"
 
 namespace nst {
@@ -32,18 +31,6 @@ test::CommandResult run_script(const TempDir& dir, const std::string& script) {
 // Every nst-train here runs under `timeout`: a hang fails the test instead of blocking the suite.
 std::string train_command(const std::string& args, int seconds = 180) {
   return "OMP_WAIT_POLICY=PASSIVE timeout -k 5 " + std::to_string(seconds) + " " + test::bin_dir() + "/nst-train " + args;
-}
-
-int free_port() {
-  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t length = sizeof address;
-  ::bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof address);
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length);
-  ::close(fd);
-  return ntohs(address.sin_port);
 }
 
 // Sets the launch variables for one scope.
@@ -186,7 +173,7 @@ TEST(DataParallel, ADeadRankMakesTheOthersExitWithAClearError) {
   TempDir dir;
   test::make_data(dir);
   const std::string run = dir / "run";
-  const std::string launch = "WORLD_SIZE=2 MASTER_ADDR=127.0.0.1 MASTER_PORT=" + std::to_string(free_port()) + " ";
+  const std::string launch = "WORLD_SIZE=2 MASTER_ADDR=127.0.0.1 MASTER_PORT=" + std::to_string(free_loopback_port()) + " ";
   const std::string args = "--dist-timeout 60 --config " + (dir / "tiny.yaml") + " train.iterations=100000 run_dir=" + run;
   // $r1 is `timeout`; its child is rank 1.
   const auto result = run_script(
@@ -208,12 +195,13 @@ TEST(DataParallel, AStopSignalStopsEveryRankAtOneCheckpoint) {
   TempDir dir;
   test::make_data(dir);
   const std::string run = dir / "run";
-  // `timeout` passes the SIGTERM on to the launcher.
+  // SIGTERM goes to the launcher itself, the child of `timeout`: `timeout` would also signal its process
+  // group, and a second signal kills (core/signals), so signalling `timeout` races.
   const auto result = run_script(
       dir, train_command("--nproc 2 --config " + (dir / "tiny.yaml") + " train.validate_every=0 train.iterations=100000 run_dir=" + run, 120) +
                " > out 2>&1 & launcher=$!\n"
                "for i in $(seq 1200); do grep -q '\"total\"' run/log.jsonl 2>/dev/null && break; sleep 0.1; done\n"
-               "kill -TERM $launcher; wait $launcher; echo \"exit $?\"; cat out\n");
+               "pkill -TERM -P $launcher; wait $launcher; echo \"exit $?\"; cat out\n");
   EXPECT_CONTAINS(result.output, "exit 130");
   EXPECT_CONTAINS(result.output, "checkpoint written");
   const auto stopped_at = result.output.rfind(" at iteration ");
@@ -233,7 +221,7 @@ TEST(DataParallel, ABatchThatDoesNotSplitIsOneLine) {
   EXPECT_EQ(result.exit_code, 1);
   EXPECT_EQ(result.output, "nst-train: error: config: train.batch_size (3) must be divisible by --nproc 2\n");
   // As torchrun starts it: each rank says so before the rendezvous, rather than waiting for it.
-  result = test::run_command("WORLD_SIZE=2 RANK=1 MASTER_ADDR=127.0.0.1 MASTER_PORT=" + std::to_string(free_port()) + " " +
+  result = test::run_command("WORLD_SIZE=2 RANK=1 MASTER_ADDR=127.0.0.1 MASTER_PORT=" + std::to_string(free_loopback_port()) + " " +
                              train_command(config, 60));
   EXPECT_EQ(result.exit_code, 1);
   EXPECT_EQ(result.output, "nst-train: error: config: train.batch_size (3) must be divisible by the number of ranks (WORLD_SIZE 2)\n");

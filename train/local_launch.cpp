@@ -20,20 +20,6 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-// A TCP port free on the loopback now (the kernel's choice), for rank 0's rendezvous store.
-int free_loopback_port() {
-  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t length = sizeof address;
-  const bool ok = fd >= 0 && ::bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0 &&
-                  ::getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length) == 0;
-  if (fd >= 0) ::close(fd);
-  if (!ok) throw std::runtime_error("--nproc: cannot find a free TCP port on 127.0.0.1 (set MASTER_PORT)");
-  return ntohs(address.sin_port);
-}
-
 [[noreturn]] void exec_rank(const std::string& executable, const std::vector<std::string>& arguments,
                             const std::map<std::string, std::string>& variables) {
   ::setpgid(0, 0);                    // the terminal's Ctrl-C reaches the launcher only, which passes it on once
@@ -55,6 +41,19 @@ std::string describe(int status) {
 }
 
 }  // namespace
+
+int free_loopback_port() {
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t length = sizeof address;
+  const bool ok = fd >= 0 && ::bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0 &&
+                  ::getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length) == 0;
+  if (fd >= 0) ::close(fd);
+  if (!ok) throw std::runtime_error("--nproc: cannot find a free TCP port on 127.0.0.1 (set MASTER_PORT)");
+  return ntohs(address.sin_port);
+}
 
 int launch_local_ranks(const std::string& executable, const std::vector<std::string>& arguments, int nproc,
                        std::chrono::milliseconds timeout) {

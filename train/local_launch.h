@@ -8,6 +8,9 @@
 
 namespace nst {
 
+// A TCP port free on the loopback now (the kernel's choice), for rank 0's rendezvous store.
+int free_loopback_port();
+
 // Runs `executable` with `arguments` as ranks 0..nproc-1 and waits for them. A stop signal
 // (Ctrl-C, SIGTERM) is passed to every rank once, so they stop together at a checkpoint. When a
 // rank fails, the others stop on their own (within `timeout`) or are killed after it. Returns 0,
