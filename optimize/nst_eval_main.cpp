@@ -10,6 +10,7 @@
 #include "core/runtime.h"
 #include "core/tool.h"
 #include "data/atomic_file.h"
+#include "data/image_io.h"
 #include "optimize/evaluation.h"
 
 namespace {
@@ -62,11 +63,19 @@ int main(int argc, char** argv) {
     nst::require_option(!stylized.empty(), "--stylized IMG|DIR", "nst-eval");
     const std::string& content = command_line.content();
     const std::vector<std::string>& style_paths = command_line.styles();
-    const nst::EvalOptions options = nst::eval_options_from(config);
+    nst::EvalOptions options = nst::eval_options_from(config);
 
     if (!json_path.empty()) nst::create_parent_directories(json_path);
     nst::configure_threads(static_cast<int>(options.objective().threads()));
     const nst::EvalPlan plan = nst::plan_evaluation(content, stylized);
+    if (!options.objective().precision() && !plan.pairs.empty()) {  // auto: timed on the first pair's size
+      const torch::Tensor first = nst::read_image(plan.pairs.front().content);
+      std::vector<torch::Tensor> styles;
+      for (const auto& path : style_paths) styles.push_back(nst::read_image(path));
+      const int64_t side = options.size() > 0 ? options.size() : std::max(first.size(1), first.size(2));
+      options.objective().precision(
+          nst::resolve_objective_precision(options.objective(), styles, first, side, "nst-eval", std::cerr));
+    }
     nst::Evaluator evaluator(options, style_paths);
     std::string json_lines;
     int failures = 0;
