@@ -6,7 +6,8 @@
 #   scripts/bench_infer.sh [MODEL]      (default: the default net with random weights)
 # Environment: BUILD_DIR (default build), THREADS (default 0 = all cores), REPEATS (default 5),
 # PRECISIONS (default fp32,bf16,bf16-autocast), SIZES, COUNT (default 100), CPU_TIME=1 (per-image
-# process CPU time instead of wall time: with THREADS=1 a figure that other load barely changes).
+# process CPU time instead of wall time: with THREADS=1 a figure that other load barely changes),
+# PEAK=1 (also the share of the convolution peak per size and precision: nst-bench-infer --peak).
 # Other processes competing for the CPU distort the wall-time figures (2 OpenMP threads spin-wait
 # for each other): run it on an idle machine.
 set -euo pipefail
@@ -26,7 +27,7 @@ echo "## Machine: $(lscpu | sed -n 's/^Model name: *//p' | head -1), $(nproc) co
 echo
 echo "## Time per image (stylization only: pad, forward, crop)"
 "$build/bin/nst-bench-infer" ${model:+--model "$model"} --threads "$threads" --repeats "${REPEATS:-5}" \
-  ${CPU_TIME:+--cpu-time} --precisions "${PRECISIONS:-fp32,bf16,bf16-autocast}" \
+  ${CPU_TIME:+--cpu-time} --precisions "${PRECISIONS:-fp32,bf16,bf16-autocast}" ${PEAK:+--peak} \
   --sizes "${SIZES:-256x256,512x512,1024x1024,1920x1080}" | tee "$work/table.md"
 
 if [[ -z "$model" ]]; then
