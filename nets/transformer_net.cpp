@@ -83,10 +83,10 @@ torch::Tensor NormImpl::forward(const torch::Tensor& x) {
   constexpr double kEps = 1e-5;
   if (batch_)
     return torch::batch_norm(x, weight_, bias_, running_mean_, running_var_, is_training(), 0.1, kEps, false);
-  if (fixed_) {  // y = (x - mean) / sqrt(var + eps) * weight + bias as one multiply-add per element
+  if (fixed_) {  // (x - mean) / sqrt(var + eps) * weight + bias; subtracting first keeps bf16 accurate
+    auto channel = [&](const torch::Tensor& t) { return t.to(x.dtype()).view({1, -1, 1, 1}); };
     const auto scale = weight_.to(torch::kFloat32) * (fixed_->var + kEps).rsqrt();
-    const auto shift = bias_.to(torch::kFloat32) - fixed_->mean * scale;
-    return torch::addcmul(shift.to(x.dtype()).view({1, -1, 1, 1}), x, scale.to(x.dtype()).view({1, -1, 1, 1}));
+    return torch::addcmul(channel(bias_), x - channel(fixed_->mean), channel(scale));
   }
   if (recording_) {  // statistics in float32 even for bf16 activations
     auto [var, mean] = torch::var_mean(x.to(torch::kFloat32), {0, 2, 3}, /*unbiased=*/false);
