@@ -1,5 +1,7 @@
 #include "config/command_line.h"
 
+#include "core/command_line.h"
+
 namespace nst {
 
 ConfigCommandLine::ConfigCommandLine(CLI::App& app, const std::string& config_help, bool several_files) {
@@ -14,8 +16,19 @@ ConfigCommandLine::ConfigCommandLine(CLI::App& app, const std::string& config_he
 
 void ConfigCommandLine::add_shorthands(CLI::App& app, const std::string& preserve_color_help) {
   app.add_flag("--preserve-color", preserve_color_, preserve_color_help);
-  app.add_option("--threads", threads_, "intra-op threads, 0 = all cores (same as threads=N)");
-  app.add_option("--device", device_, "auto | cpu | cuda[:N] (same as device=...)");
+  add_threads_option(app, threads_, " (same as threads=N)");
+  add_device_option(app, device_, " (same as device=...)");
+}
+
+void ConfigCommandLine::add_content_and_style(CLI::App& app, const std::string& content_help) {
+  app.add_option("--content", content_, content_help);
+  app.add_option("--style", styles_, "style image (repeat for a blend; weights: style.weights=[...])")
+      ->allow_extra_args(false);  // one value per flag, so key=value overrides after it stay positional
+}
+
+void ConfigCommandLine::require_content_and_style(const std::string& content_value, const std::string& tool) const {
+  require_option(!content_.empty(), "--content " + content_value, tool);
+  require_option(!styles_.empty(), "--style IMG", tool);
 }
 
 void ConfigCommandLine::apply(Config& config, const std::vector<std::string>& ignored_sections) const {

@@ -1,4 +1,5 @@
 #include "data/atomic_file.h"
+#include "core/errors.h"
 
 #include <unistd.h>
 
@@ -23,7 +24,7 @@ void write_atomically(const std::string& path, const std::function<void(const st
     write(tmp);
     std::error_code ec;
     fs::rename(tmp, path, ec);
-    if (ec) throw std::runtime_error(path + ": cannot write (" + ec.message() + ")");
+    if (ec) throw path_error(path, "cannot write (" + ec.message() + ")");
   } catch (...) {
     std::error_code ignored;
     fs::remove(tmp, ignored);
@@ -34,10 +35,10 @@ void write_atomically(const std::string& path, const std::function<void(const st
 void write_bytes_atomically(const std::string& path, std::string_view bytes) {
   write_atomically(path, [&](const std::string& tmp) {
     std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    if (!out) throw std::runtime_error(path + ": cannot open for writing (does the directory exist and is it writable?)");
+    if (!out) throw path_error(path, "cannot open for writing (does the directory exist and is it writable?)");
     out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
     out.flush();
-    if (!out) throw std::runtime_error(path + ": write failed (disk full?)");
+    if (!out) throw path_error(path, "write failed (disk full?)");
   });
 }
 

@@ -8,6 +8,7 @@
 #include <fstream>
 #include <stdexcept>
 
+#include "core/errors.h"
 #include "data/image_io.h"
 
 namespace fs = std::filesystem;
@@ -16,22 +17,22 @@ namespace nst {
 
 std::vector<std::string> list_images(const std::string& dir) {
   std::error_code ec;
-  if (!fs::is_directory(dir, ec)) throw std::runtime_error(dir + ": no such directory");
+  if (!fs::is_directory(dir, ec)) throw path_error(dir, "no such directory");
   std::vector<std::string> files;
   for (auto it = fs::recursive_directory_iterator(dir, fs::directory_options::follow_directory_symlink |
                                                             fs::directory_options::skip_permission_denied, ec);
        !ec && it != fs::recursive_directory_iterator(); it.increment(ec)) {
     if (it->is_regular_file(ec) && has_image_extension(it->path().string())) files.push_back(it->path().string());
   }
-  if (ec) throw std::runtime_error(dir + ": cannot list (" + ec.message() + ")");
-  if (files.empty()) throw std::runtime_error(dir + ": no images found (looked for jpg, jpeg, png, bmp, webp, tif)");
+  if (ec) throw path_error(dir, "cannot list (" + ec.message() + ")");
+  if (files.empty()) throw path_error(dir, "no images found (looked for jpg, jpeg, png, bmp, webp, tif)");
   std::sort(files.begin(), files.end());
   return files;
 }
 
 std::vector<std::string> read_file_list(const std::string& path) {
   std::ifstream in(path);
-  if (!in) throw std::runtime_error(path + ": cannot open file list");
+  if (!in) throw path_error(path, "cannot open file list");
   const fs::path base = fs::path(path).parent_path();
   std::vector<std::string> files;
   for (std::string line; std::getline(in, line);) {
@@ -41,7 +42,7 @@ std::vector<std::string> read_file_list(const std::string& path) {
     const fs::path file(line.substr(start));
     files.push_back(file.is_absolute() ? file.string() : (base / file).string());
   }
-  if (files.empty()) throw std::runtime_error(path + ": file list is empty");
+  if (files.empty()) throw path_error(path, "file list is empty");
   return files;
 }
 
@@ -93,8 +94,8 @@ std::vector<int64_t> epoch_permutation(int64_t count, uint64_t seed, int64_t epo
 ImageLoader::ImageLoader(std::vector<std::string> files, LoaderOptions options, int64_t start_position)
     : files_(std::move(files)), options_(options), position_(start_position), next_to_claim_(start_position) {
   if (files_.empty()) throw std::runtime_error("no training images");
-  if (options_.queue_capacity < 1) options_.queue_capacity = 1;
-  const int threads = std::max(1, options_.threads);
+  if (options_.queue_capacity() < 1) options_.queue_capacity(1);
+  const int threads = std::max(1, options_.threads());
   for (int i = 0; i < threads; ++i) threads_.emplace_back([this] { worker(); });
 }
 
@@ -112,8 +113,8 @@ const std::vector<int64_t>& ImageLoader::permutation(int64_t epoch) {
   if (it == permutations_.end()) {
     while (permutations_.size() > 2) permutations_.erase(permutations_.begin());  // only neighbours are in use
     std::vector<int64_t> order;
-    if (options_.shuffle) {
-      order = epoch_permutation(static_cast<int64_t>(files_.size()), options_.seed, epoch);
+    if (options_.shuffle()) {
+      order = epoch_permutation(static_cast<int64_t>(files_.size()), options_.seed(), epoch);
     } else {
       order.resize(files_.size());
       for (size_t i = 0; i < order.size(); ++i) order[i] = static_cast<int64_t>(i);
@@ -136,14 +137,14 @@ ImageLoader::Item ImageLoader::load(int64_t position) {
   try {
     const cv::Mat bgr = read_image_bgr(item.path);
     int64_t offset = -1;
-    if (options_.random_crop) {
+    if (options_.random_crop()) {
       const int64_t short_side = std::min(bgr.rows, bgr.cols);
-      const int64_t long_side = std::llround(static_cast<double>(std::max(bgr.rows, bgr.cols)) * options_.image_size / short_side);
-      const int64_t slack = std::max<int64_t>(0, long_side - options_.image_size);
-      offset = static_cast<int64_t>(mix_seed(options_.seed ^ 0xC409ull, static_cast<uint64_t>(position)) %
+      const int64_t long_side = std::llround(static_cast<double>(std::max(bgr.rows, bgr.cols)) * options_.image_size() / short_side);
+      const int64_t slack = std::max<int64_t>(0, long_side - options_.image_size());
+      offset = static_cast<int64_t>(mix_seed(options_.seed() ^ 0xC409ull, static_cast<uint64_t>(position)) %
                                     static_cast<uint64_t>(slack + 1));
     }
-    item.image = resize_and_crop(bgr, options_.image_size, offset);
+    item.image = resize_and_crop(bgr, options_.image_size(), offset);
   } catch (const cv::Exception& e) {
     item.error = item.path + ": cannot process image (" + e.err + ")";
   } catch (const std::exception& e) {
@@ -157,7 +158,7 @@ void ImageLoader::worker() {
     int64_t position;
     {
       std::unique_lock<std::mutex> lock(mutex_);
-      space_free_.wait(lock, [&] { return stopping_ || next_to_claim_ < position_ + options_.queue_capacity; });
+      space_free_.wait(lock, [&] { return stopping_ || next_to_claim_ < position_ + options_.queue_capacity(); });
       if (stopping_) return;
       position = next_to_claim_++;
     }

@@ -6,6 +6,7 @@
 // when every file fails.
 #pragma once
 #include <opencv2/core.hpp>
+#include <torch/arg.h>
 #include <torch/torch.h>
 
 #include <condition_variable>
@@ -37,12 +38,12 @@ uint64_t mix_seed(uint64_t a, uint64_t b);                                  // s
 std::vector<int64_t> epoch_permutation(int64_t count, uint64_t seed, int64_t epoch);  // Fisher-Yates
 
 struct LoaderOptions {
-  int64_t image_size = 256;
-  bool random_crop = true;  // training: random crop along the long side; false: centre crop
-  bool shuffle = true;      // per-epoch permutation; false: file order
-  uint64_t seed = 0;
-  int threads = 2;          // decoding threads
-  int queue_capacity = 16;  // images decoded ahead at most
+  TORCH_ARG(int64_t, image_size) = 256;
+  TORCH_ARG(bool, random_crop) = true;  // training: random crop along the long side; false: centre crop
+  TORCH_ARG(bool, shuffle) = true;      // per-epoch permutation; false: file order
+  TORCH_ARG(uint64_t, seed) = 0;
+  TORCH_ARG(int, threads) = 2;          // decoding threads
+  TORCH_ARG(int, queue_capacity) = 16;  // images decoded ahead at most
 };
 
 struct SkippedImage {

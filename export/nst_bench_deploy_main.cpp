@@ -9,6 +9,7 @@
 #include <chrono>
 #include <cstdio>
 
+#include "core/command_line.h"
 #include "data/image_io.h"
 #include "export/onnx_export.h"
 #include "infer/stylizer.h"
@@ -73,18 +74,12 @@ int main(int argc, char** argv) {
     app.option_defaults()->always_capture_default();
     std::string model_path, image_path;
     int size = 512, repeat = 5, threads = 0;
-    app.add_option("--model", model_path, "Style model (.safetensors)")->required();
+    nst::add_model_option(app, model_path);
     app.add_option("--image", image_path, "Content image, resized to SIZE x SIZE (empty = synthetic)");
     app.add_option("--size", size, "Image side (multiple of 4)")->check(CLI::Range(16, 8192));
     app.add_option("--repeat", repeat, "Timed runs per engine (median reported)")->check(CLI::Range(1, 1000));
-    app.add_option("--threads", threads, "Threads for both engines (0 = all available cores)")->check(CLI::NonNegativeNumber);
-    try {
-      app.parse(argc, argv);
-    } catch (const CLI::CallForHelp& e) {
-      return app.exit(e);
-    } catch (const CLI::ParseError& e) {
-      throw std::runtime_error(std::string(e.what()) + " (see nst-bench-deploy --help)");
-    }
+    nst::add_threads_option(app, threads, " (both engines)");
+    if (auto status = nst::parse_command_line(app, argc, argv, "nst-bench-deploy")) return *status;
     if (size % 4) throw std::runtime_error("--size must be a multiple of 4, got " + std::to_string(size));
 
     const int used = nst::configure_threads(threads);

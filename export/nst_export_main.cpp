@@ -5,10 +5,12 @@
 #include <filesystem>
 #include <iostream>
 
+#include "core/command_line.h"
+#include "core/errors.h"
+#include "core/tool.h"
 #include "export/onnx_export.h"
 #include "export/torchscript_export.h"
 #include "nets/model_file.h"
-#include "core/tool.h"
 
 namespace fs = std::filesystem;
 
@@ -17,10 +19,10 @@ namespace {
 // Fails before any work on an output whose directory is missing or which is a directory.
 void check_output(const std::string& path) {
   if (path.empty()) return;
-  if (fs::is_directory(path)) throw std::runtime_error(path + ": is a directory (give a file name)");
+  if (fs::is_directory(path)) throw nst::path_error(path, "is a directory (give a file name)");
   const auto parent = fs::path(path).parent_path();
   if (!parent.empty() && !fs::is_directory(parent))
-    throw std::runtime_error(path + ": directory " + parent.string() + " does not exist");
+    throw nst::path_error(path, "directory " + parent.string() + " does not exist");
 }
 
 }  // namespace
@@ -32,18 +34,12 @@ int main(int argc, char** argv) {
     app.option_defaults()->always_capture_default();
     std::string model_path, onnx_path, script_path, pth_path;
     nst::OnnxExportOptions onnx;
-    app.add_option("--model", model_path, "Style model file (.safetensors)")->required();
+    nst::add_model_option(app, model_path);
     app.add_option("--onnx", onnx_path, "Write an ONNX model here (dynamic N, H, W)");
     app.add_option("--torchscript", script_path, "Write a TorchScript module here (.pt; torch.jit.load)");
     app.add_option("--pth", pth_path, "Write a pytorch/examples state dict here (.pth; torch.load)");
     app.add_option("--opset", onnx.opset, "ONNX opset: 11 or 13")->check(CLI::IsMember({11, 13}));
-    try {
-      app.parse(argc, argv);
-    } catch (const CLI::CallForHelp& e) {
-      return app.exit(e);
-    } catch (const CLI::ParseError& e) {
-      throw std::runtime_error(std::string(e.what()) + " (see nst-export --help)");
-    }
+    if (auto status = nst::parse_command_line(app, argc, argv, "nst-export")) return *status;
     if (onnx_path.empty() && script_path.empty() && pth_path.empty())
       throw std::runtime_error("nothing to do: give --onnx, --torchscript and/or --pth (see nst-export --help)");
     for (const auto& path : {onnx_path, script_path, pth_path}) check_output(path);

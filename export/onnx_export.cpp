@@ -9,6 +9,7 @@
 #include <set>
 #include <stdexcept>
 
+#include "core/errors.h"
 #include "data/atomic_file.h"
 
 namespace nst {
@@ -239,15 +240,15 @@ void export_onnx(const std::string& path, TransformerNet& net, const nlohmann::j
 
 void check_onnx_file(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
-  if (!in) throw std::runtime_error(path + ": cannot open");
+  if (!in) throw path_error(path, "cannot open");
   const std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
   onnx::ModelProto model;
-  if (!model.ParseFromString(bytes)) throw std::runtime_error(path + ": not an ONNX model (protobuf parse failed)");
+  if (!model.ParseFromString(bytes)) throw path_error(path, "not an ONNX model (protobuf parse failed)");
   try {
     onnx::checker::check_model(model);
   } catch (const std::exception& e) {
     std::string message = e.what();
-    throw std::runtime_error(path + ": fails onnx::checker: " + message.substr(0, message.find('\n')));
+    throw path_error(path, "fails onnx::checker: " + message.substr(0, message.find('\n')));
   }
 }
 

@@ -6,6 +6,7 @@
 
 #include <stdexcept>
 
+#include "core/errors.h"
 #include "data/atomic_file.h"
 
 namespace nst {
@@ -135,7 +136,7 @@ void write_with(const std::string& path, const std::function<void(const std::str
     write_atomically(path, write);
   } catch (const c10::Error& e) {
     const std::string message = e.what_without_backtrace();
-    throw std::runtime_error(path + ": cannot write (" + message.substr(0, message.find('\n')) + ")");
+    throw path_error(path, "cannot write (" + message.substr(0, message.find('\n')) + ")");
   }
 }
 
@@ -184,7 +185,7 @@ void export_state_dict(const std::string& path, TransformerNet& net) {
       {"output", o.output() == OutputKind::linear ? "" : kOutputChoices.name(o.output())}};
   for (const auto& [option, value] : fixed)
     if (!value.empty())
-      throw std::runtime_error(path + ": a pytorch/examples state dict cannot express model." + option + " '" + value +
+      throw path_error(path, "a pytorch/examples state dict cannot express model." + option + " '" + value +
                                "' (export ONNX or TorchScript instead)");
   c10::Dict<std::string, at::Tensor> state;
   for (const auto& item : net->named_parameters())  // registration order = pytorch/examples' order

@@ -2,6 +2,8 @@
 // progress bar. Ctrl-C stops a run cleanly (core/signals.h): finished outputs are kept, nothing is
 // half-written, and --skip-existing resumes.
 #pragma once
+#include <torch/arg.h>
+
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -9,11 +11,11 @@
 namespace nst {
 
 struct OutputOptions {
-  int quality = 95;            // JPEG/WebP quality
-  std::string extension;       // folder outputs: new extension without dot ("" = keep the input's)
-  bool skip_existing = false;  // leave outputs that already exist (resume an interrupted run)
-  std::string fourcc;          // video codec ("" = from the output extension)
-  int64_t max_frames = 0;      // video: stop after this many frames (0 = all)
+  TORCH_ARG(int, quality) = 95;            // JPEG/WebP quality
+  TORCH_ARG(std::string, extension);       // folder outputs: new extension without dot ("" = keep the input's)
+  TORCH_ARG(bool, skip_existing) = false;  // leave outputs that already exist (resume an interrupted run)
+  TORCH_ARG(std::string, fourcc);          // video codec ("" = from the output extension)
+  TORCH_ARG(int64_t, max_frames) = 0;      // video: stop after this many frames (0 = all)
 };
 
 struct BatchSummary {

@@ -7,6 +7,7 @@
 #include <mutex>
 #include <stdexcept>
 
+#include "core/errors.h"
 #include "data/image_io.h"
 #include "data/progress.h"
 #include "infer/pipeline.h"
@@ -30,13 +31,13 @@ bool inside(const fs::path& path, const fs::path& directory) {
 std::vector<ImageJob> list_jobs(const std::string& input_dir, const std::string& output_dir, const OutputOptions& output,
                                 int64_t& skipped) {
   const fs::path input_root = fs::weakly_canonical(input_dir), output_root = fs::weakly_canonical(output_dir);
-  if (input_root == output_root && output.extension.empty())
-    throw std::runtime_error(output_dir + ": output directory is the input directory (would overwrite the originals)");
+  if (input_root == output_root && output.extension().empty())
+    throw path_error(output_dir, "output directory is the input directory (would overwrite the originals)");
   std::vector<ImageJob> jobs;
   std::error_code ec;
   for (auto it = fs::recursive_directory_iterator(input_root, fs::directory_options::skip_permission_denied, ec);
        it != fs::recursive_directory_iterator(); it.increment(ec)) {
-    if (ec) throw std::runtime_error(input_dir + ": cannot list directory (" + ec.message() + ")");
+    if (ec) throw path_error(input_dir, "cannot list directory (" + ec.message() + ")");
     // Outputs written inside the input tree must not become inputs of a later run.
     if (it->is_directory() && output_root != input_root && inside(it->path(), output_root)) {
       it.disable_recursion_pending();
@@ -45,19 +46,19 @@ std::vector<ImageJob> list_jobs(const std::string& input_dir, const std::string&
     if (!it->is_regular_file() || !has_image_extension(it->path().string())) continue;
     // lexically: fs::relative would resolve a symlinked photo and write next to its target.
     fs::path target = output_root / it->path().lexically_relative(input_root);
-    if (!output.extension.empty()) target.replace_extension("." + output.extension);
-    if (output.skip_existing && fs::exists(target)) {
+    if (!output.extension().empty()) target.replace_extension("." + output.extension());
+    if (output.skip_existing() && fs::exists(target)) {
       ++skipped;
       continue;
     }
     jobs.push_back({it->path().string(), target.string(), {}, {}});
   }
-  if (ec) throw std::runtime_error(input_dir + ": cannot list directory (" + ec.message() + ")");
+  if (ec) throw path_error(input_dir, "cannot list directory (" + ec.message() + ")");
   std::sort(jobs.begin(), jobs.end(), [](const ImageJob& a, const ImageJob& b) { return a.input < b.input; });
   for (const auto& job : jobs)  // e.g. --output-ext png in the input folder next to an input .png
     if (std::binary_search(jobs.begin(), jobs.end(), ImageJob{job.output, {}, {}, {}},
                            [](const ImageJob& a, const ImageJob& b) { return a.input < b.input; }))
-      throw std::runtime_error(job.output + ": output would overwrite an input image; choose another output directory");
+      throw path_error(job.output, "output would overwrite an input image; choose another output directory");
   return jobs;
 }
 
@@ -68,11 +69,11 @@ BatchSummary stylize_folder(Stylizer& stylizer, const std::string& input_dir, co
   BatchSummary summary;
   auto jobs = list_jobs(input_dir, output_dir, output, summary.skipped);
   if (jobs.empty() && summary.skipped == 0)
-    throw std::runtime_error(input_dir + ": no images found (jpg, jpeg, png, bmp, webp, tif, tiff)");
+    throw path_error(input_dir, "no images found (jpg, jpeg, png, bmp, webp, tif, tiff)");
   std::error_code ec;
   fs::create_directories(output_dir, ec);
   if (ec || !fs::is_directory(output_dir) || ::access(output_dir.c_str(), W_OK) != 0)
-    throw std::runtime_error(output_dir + ": cannot create or write the output directory" +
+    throw path_error(output_dir, "cannot create or write the output directory" +
                              (ec ? " (" + ec.message() + ")" : ""));
 
   Progress progress("stylize", static_cast<int64_t>(jobs.size()), "img");
@@ -111,7 +112,7 @@ BatchSummary stylize_folder(Stylizer& stylizer, const std::string& input_dir, co
   auto write = [&](ImageJob& job) {
     try {
       fs::create_directories(fs::path(job.output).parent_path());
-      write_image_file(job.output, job.image.bgr, job.image.alpha, output.quality);
+      write_image_file(job.output, job.image.bgr, job.image.alpha, output.quality());
       std::lock_guard<std::mutex> lock(summary_mutex);
       ++summary.written;
     } catch (const std::exception& e) {

@@ -149,7 +149,7 @@ int main(int argc, char** argv) {
     app.add_option("--sizes", sizes, "Comma-separated WxH sizes");
     app.add_option("--precisions", precisions, "Comma-separated: fp32, bf16 (bf16 weights), bf16-autocast");
     app.add_option("--repeats", repeats, "Timed runs per size (after one warm-up)")->check(CLI::PositiveNumber);
-    app.add_option("--threads", threads, "Intra-op threads (0 = all cores)");
+    nst::add_threads_option(app, threads);
     app.add_flag("--cpu-time", cpu_time,
                  "Measure process CPU time instead of wall time (with --threads 1: robust to other load)");
     app.add_option("--photo", photo_path, "Photo resized to each size as the input");

@@ -7,6 +7,7 @@
 #include <iostream>
 
 #include "core/command_line.h"
+#include "core/errors.h"
 #include "core/paths.h"
 #include "core/runtime.h"
 #include "core/signals.h"
@@ -30,15 +31,15 @@ int stylize_one_image(nst::Stylizer& stylizer, const std::string& input, std::st
                       const nst::OutputOptions& options) {
   if (fs::is_directory(output)) {
     fs::path target = fs::path(output) / fs::path(input).filename();
-    if (!options.extension.empty()) target.replace_extension("." + options.extension);
+    if (!options.extension().empty()) target.replace_extension("." + options.extension());
     output = target.string();
   }
-  if (options.skip_existing && fs::exists(output)) {
+  if (options.skip_existing() && fs::exists(output)) {
     std::cerr << "nst-infer: " << output << " exists, skipped\n";
     return 0;
   }
   if (!cv::haveImageWriter(output))
-    throw std::runtime_error(output + ": cannot write this image format (use .jpg, .png, .webp, .bmp or .tif)");
+    throw nst::path_error(output, "cannot write this image format (use .jpg, .png, .webp, .bmp or .tif)");
   nst::create_parent_directories(output);
 
   const nst::ImageFile image = nst::read_image_file(input);
@@ -47,10 +48,10 @@ int stylize_one_image(nst::Stylizer& stylizer, const std::string& input, std::st
   try {
     result = stylizer.stylize(image.bgr);
   } catch (const std::exception& e) {
-    throw std::runtime_error(input + ": " + e.what());
+    throw nst::path_error(input, e.what());
   }
   const double stylize_seconds = seconds_since(start);
-  nst::write_image_file(output, result, image.alpha, options.quality);
+  nst::write_image_file(output, result, image.alpha, options.quality());
   std::fprintf(stderr, "nst-infer: wrote %s (%dx%d) in %.2f s\n", output.c_str(), result.cols, result.rows,
                stylize_seconds);
   return 0;
@@ -69,7 +70,7 @@ int main(int argc, char** argv) {
     nst::StylizeOptions style;
     nst::OutputOptions out;
     int threads = 0;
-    app.add_option("--model", model_path, "Style model file (.safetensors)")->required();
+    nst::add_model_option(app, model_path);
     app.add_option("--input", input, "Image, directory of images, or video (avi, mp4, mkv, mov, webm, ...)")->required();
     app.add_option("--output", output,
                    "Output image (format from its extension), directory (for a directory input), or video")
@@ -90,27 +91,27 @@ int main(int argc, char** argv) {
                    "Stroke size: > 1 larger strokes (stylize at 1/S resolution and upscale), < 1 finer; 0.25..8");
     app.add_flag("--stroke-detail", style.stroke_detail(),
                  "With --stroke-scale > 1: add back the photo's full-resolution luminance detail (default: off)");
-    app.add_option("--threads", threads, "Intra-op threads (0 = all available cores)")->check(CLI::NonNegativeNumber);
-    app.add_option("--device", device, "auto, cpu, cuda or cuda:N");
-    app.add_option("--quality", out.quality, "JPEG/WebP quality")->check(CLI::Range(1, 100));
-    app.add_option("--output-ext", out.extension,
+    nst::add_threads_option(app, threads);
+    nst::add_device_option(app, device);
+    app.add_option("--quality", out.quality(), "JPEG/WebP quality")->check(CLI::Range(1, 100));
+    app.add_option("--output-ext", out.extension(),
                    "For a directory input: write outputs with this extension (e.g. png; empty = keep the input's)");
-    app.add_flag("--skip-existing", out.skip_existing, "Leave outputs that already exist (resume an interrupted run; default: off)");
-    app.add_option("--fourcc", out.fourcc, "Video codec (empty = from the output extension: avi MJPG, mp4 mp4v, webm VP80)");
-    app.add_option("--max-frames", out.max_frames, "Video: stylize only the first N frames (0 = all)")
+    app.add_flag("--skip-existing", out.skip_existing(), "Leave outputs that already exist (resume an interrupted run; default: off)");
+    app.add_option("--fourcc", out.fourcc(), "Video codec (empty = from the output extension: avi MJPG, mp4 mp4v, webm VP80)");
+    app.add_option("--max-frames", out.max_frames(), "Video: stylize only the first N frames (0 = all)")
         ->check(CLI::NonNegativeNumber);
     if (auto status = nst::parse_command_line(app, argc, argv, "nst-infer")) return *status;
     style.precision(nst::kPrecisionChoices.parse(precision, "--precision"));
     style.validate();  // before the model loads: option errors come first
-    if (!out.extension.empty() && out.extension.front() == '.') out.extension.erase(0, 1);
+    if (!out.extension().empty() && out.extension().front() == '.') out.extension().erase(0, 1);
 
     std::error_code ec;
-    if (!fs::exists(input, ec)) throw std::runtime_error(input + ": no such file or directory");
+    if (!fs::exists(input, ec)) throw nst::path_error(input, "no such file or directory");
     const bool folder = fs::is_directory(input);
     const bool video = !folder && nst::has_video_extension(input);
     if (folder && fs::exists(output) && !fs::is_directory(output))
-      throw std::runtime_error(output + ": exists and is not a directory (a directory input needs an output directory)");
-    if (video && out.skip_existing && fs::exists(output)) {
+      throw nst::path_error(output, "exists and is not a directory (a directory input needs an output directory)");
+    if (video && out.skip_existing() && fs::exists(output)) {
       std::cerr << "nst-infer: " << output << " exists, skipped\n";
       return 0;
     }
@@ -118,6 +119,8 @@ int main(int argc, char** argv) {
     nst::configure_threads(threads);
     nst::reuse_freed_memory();
     const torch::Device target = nst::pick_device(device);
+    if (const auto warning = nst::bf16_warning(style.precision(), target); !warning.empty())
+      std::cerr << "nst-infer: warning: " << warning << "\n";
     auto model = nst::load_model(model_path);
     for (const auto& warning : model.warnings) std::cerr << "nst-infer: warning: " << warning << "\n";
     nst::Stylizer stylizer(model.net, target, style);

@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <stdexcept>
 
+#include "core/errors.h"
 #include "core/paths.h"
 #include "data/atomic_file.h"
 #include "data/image_io.h"
@@ -33,29 +34,29 @@ std::string default_fourcc(const std::string& path) {
 
 BatchSummary stylize_video(Stylizer& stylizer, const std::string& input, const std::string& output,
                            const OutputOptions& options) {
-  if (!fs::is_regular_file(input)) throw std::runtime_error(input + ": no such file");
-  if (!options.fourcc.empty() && options.fourcc.size() != 4)
-    throw std::runtime_error("--fourcc must be 4 characters, got '" + options.fourcc + "'");
+  if (!fs::is_regular_file(input)) throw path_error(input, "no such file");
+  if (!options.fourcc().empty() && options.fourcc().size() != 4)
+    throw std::runtime_error("--fourcc must be 4 characters, got '" + options.fourcc() + "'");
   cv::VideoCapture capture(input);
-  if (!capture.isOpened()) throw std::runtime_error(input + ": cannot open as a video (unsupported or corrupt)");
+  if (!capture.isOpened()) throw path_error(input, "cannot open as a video (unsupported or corrupt)");
   double fps = capture.get(cv::CAP_PROP_FPS);
   if (!(fps > 0 && fps < 1000)) {
     report_line("nst-infer: " + input + ": unknown frame rate, writing at 25 fps");
     fps = 25;
   }
   auto total = static_cast<int64_t>(std::max(0.0, capture.get(cv::CAP_PROP_FRAME_COUNT)));
-  if (options.max_frames > 0) total = total > 0 ? std::min(total, options.max_frames) : options.max_frames;
+  if (options.max_frames() > 0) total = total > 0 ? std::min(total, options.max_frames()) : options.max_frames();
   cv::Mat first;
-  if (!capture.read(first) || first.empty()) throw std::runtime_error(input + ": no readable frames (corrupt video?)");
+  if (!capture.read(first) || first.empty()) throw path_error(input, "no readable frames (corrupt video?)");
   const cv::Size size = target_size(first.rows, first.cols, stylizer.options());
-  const std::string fourcc = options.fourcc.empty() ? default_fourcc(output) : options.fourcc;
+  const std::string fourcc = options.fourcc().empty() ? default_fourcc(output) : options.fourcc();
 
   BatchSummary summary;
   Progress progress("stylize", total, "frame");
   write_atomically(output, [&](const std::string& tmp) {
     cv::VideoWriter writer(tmp, cv::VideoWriter::fourcc(fourcc[0], fourcc[1], fourcc[2], fourcc[3]), fps, size);
     if (!writer.isOpened())
-      throw std::runtime_error(output + ": cannot write a video with codec " + fourcc +
+      throw path_error(output, "cannot write a video with codec " + fourcc +
                                " (try another extension, e.g. .avi, or --fourcc)");
     cv::Mat next = first;
     int64_t frames_read = 0;
@@ -63,7 +64,7 @@ BatchSummary stylize_video(Stylizer& stylizer, const std::string& input, const s
       if (next.empty()) return false;
       frame = next;
       next = cv::Mat();
-      if (++frames_read != options.max_frames) capture.read(next);  // leaves `next` empty at the end
+      if (++frames_read != options.max_frames()) capture.read(next);  // leaves `next` empty at the end
       return true;
     };
     auto stylize = [&](cv::Mat& frame) {
@@ -79,12 +80,12 @@ BatchSummary stylize_video(Stylizer& stylizer, const std::string& input, const s
     try {
       run_pipeline<cv::Mat>(4, read, stylize, encode);
     } catch (const std::exception& e) {
-      throw std::runtime_error(input + ": frame " + std::to_string(summary.written + 1) + ": " + e.what());
+      throw path_error(input, "frame " + std::to_string(summary.written + 1) + ": " + e.what());
     }
     writer.release();
     summary.interrupted = stop_requested();
-    if (summary.interrupted) throw std::runtime_error(output + ": interrupted; no output written");
-    if (!fs::exists(tmp) || fs::file_size(tmp) == 0) throw std::runtime_error(output + ": the video writer produced no file");
+    if (summary.interrupted) throw path_error(output, "interrupted; no output written");
+    if (!fs::exists(tmp) || fs::file_size(tmp) == 0) throw path_error(output, "the video writer produced no file");
   });
   summary.seconds = progress.elapsed_seconds();
   progress.finish("(audio is not copied)");

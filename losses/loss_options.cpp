@@ -26,10 +26,7 @@ std::set<std::string> loss_weight_maps() { return {"loss.content.layers", "loss.
 
 LossOptions loss_options_from(const Config& config) {
   LossOptions options;
-  options.network(config.get_string("loss_network.name"));
-  const auto& names = loss_network_names();
-  if (std::find(names.begin(), names.end(), options.network()) == names.end())
-    throw std::runtime_error("loss_network.name '" + options.network() + "' is unknown (expected vgg19, vgg16 or squeezenet1_1)");
+  options.network(config.get_choice("loss_network.name", kLossNetworkChoices));
   options.weights_file(config.get_string("loss_network.weights"));
   LossWeights weights;
   weights.content_layers = config.get_weights("loss.content.layers");
@@ -44,7 +41,7 @@ LossOptions loss_options_from(const Config& config) {
 }
 
 LossNetwork make_loss_network(const LossOptions& options, uint64_t seed, torch::Device device) {
-  const std::string& name = options.network();
+  const std::string name = kLossNetworkChoices.name(options.network());
   std::string weights = options.weights_file();
   if (weights.empty())
     throw std::runtime_error("loss_network.weights is not set: " + name + " needs ImageNet weights (" +
@@ -54,7 +51,7 @@ LossNetwork make_loss_network(const LossOptions& options, uint64_t seed, torch::
   else if (!fs::is_regular_file(weights))
     throw path_error(weights, "loss network weights not found (loss_network.weights); " + how_to_get_weights(name));
   torch::manual_seed(seed);
-  LossNetwork net(name, weights);
+  LossNetwork net(options.network(), weights);
   net->to(device);
   net->eval();
   for (auto& parameter : net->parameters()) parameter.requires_grad_(false);

@@ -16,7 +16,7 @@ namespace nst {
 
 // Filled by loss_options_from (the defaults are each tool's YAML document).
 struct LossOptions {
-  TORCH_ARG(std::string, network);               // loss_network.name: vgg16 | vgg19 | squeezenet1_1
+  TORCH_ARG(LossNetworkKind, network) = LossNetworkKind::vgg16;  // loss_network.name
   TORCH_ARG(std::string, weights_file);          // loss_network.weights: safetensors file, or "random" (tests only)
   TORCH_ARG(LossWeights, weights);               // loss.content.*, loss.style.*, loss.tv.weight
   TORCH_ARG(std::vector<double>, style_blend);   // style.weights: one per style image; empty = equal

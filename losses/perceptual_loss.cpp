@@ -121,20 +121,18 @@ void PerceptualLoss::set_style_targets(const std::vector<torch::Tensor>& style_i
     }
   }
   style_grams_ = std::move(blended);
-  style_scales_.clear();
+  effective_style_weights_.clear();
   for (const auto& [tap, gram] : style_grams_) {
-    const double mean_square = gram.pow(2).mean().item<double>();
-    if (weights_.style_normalize == StyleNormalize::automatic && !(mean_square > 0 && std::isfinite(mean_square)))
-      throw std::runtime_error("loss.style.normalize is auto but the style target of layer " + tap +
-                               " is all zero (a black style image?): give layer weights instead");
-    style_scales_[tap] = weights_.style_normalize == StyleNormalize::automatic ? 1.0 / mean_square : 1.0;
+    double scale = 1.0;
+    if (weights_.style_normalize == StyleNormalize::automatic) {
+      const double mean_square = gram.pow(2).mean().item<double>();
+      if (!(mean_square > 0 && std::isfinite(mean_square)))
+        throw std::runtime_error("loss.style.normalize is auto but the style target of layer " + tap +
+                                 " is all zero (a black style image?): give layer weights instead");
+      scale = 1.0 / mean_square;
+    }
+    effective_style_weights_[tap] = weights_.style_layers.at(tap) * scale;
   }
-}
-
-std::map<std::string, double> PerceptualLoss::effective_style_weights() const {
-  std::map<std::string, double> weights;
-  for (const auto& [tap, scale] : style_scales_) weights[tap] = weights_.style_layers.at(tap) * scale;
-  return weights;
 }
 
 std::map<std::string, torch::Tensor> PerceptualLoss::content_targets(const torch::Tensor& content) {
@@ -171,7 +169,7 @@ LossTerms PerceptualLoss::compute(const torch::Tensor& output, const std::map<st
   terms.style = zero;
   for (const auto& tap : style_taps_) {
     const auto gram = gram_matrix(features.at(tap));
-    auto term = torch::mse_loss(gram, style_grams_.at(tap).expand_as(gram)) * (weights_.style_layers.at(tap) * style_scales_.at(tap));
+    auto term = torch::mse_loss(gram, style_grams_.at(tap).expand_as(gram)) * effective_style_weights_.at(tap);
     terms.style_per_layer[tap] = term;
     terms.style = terms.style + term;
   }

@@ -77,14 +77,14 @@ class PerceptualLoss {
   const std::map<std::string, torch::Tensor>& style_grams() const { return style_grams_; }  // [1,C,C] per layer
   // The weight each style layer's MSE is multiplied by before the global style weight: the layer
   // weight, times the normalization scale (1 without normalization). Valid after set_style_targets.
-  std::map<std::string, double> effective_style_weights() const;
+  const std::map<std::string, double>& effective_style_weights() const { return effective_style_weights_; }
 
  private:
   LossNetwork net_;
   LossWeights weights_;
   std::vector<std::string> content_taps_, style_taps_, taps_;  // active layers (weight > 0); taps_ = union
   std::map<std::string, torch::Tensor> style_grams_;  // [1,C,C]
-  std::map<std::string, double> style_scales_;        // per style layer: 1, or 1 / mean(target^2)
+  std::map<std::string, double> effective_style_weights_;  // layer weight x (1, or 1 / mean(target^2) when auto)
 };
 
 }  // namespace nst

@@ -58,13 +58,13 @@ std::vector<LayerSpec> squeezenet1_1_spec() {
   return layers;
 }
 
-std::vector<LayerSpec> architecture(const std::string& name) {
-  if (name == "vgg16") return vgg_spec({2, 2, 3, 3, 3});
-  if (name == "vgg19") return vgg_spec({2, 2, 4, 4, 4});
-  if (name == "squeezenet1_1") return squeezenet1_1_spec();
-  std::string valid;
-  for (const auto& n : loss_network_names()) valid += (valid.empty() ? "" : ", ") + n;
-  throw std::runtime_error("unknown loss network '" + name + "' (valid: " + valid + ")");
+std::vector<LayerSpec> architecture(LossNetworkKind kind) {
+  switch (kind) {
+    case LossNetworkKind::vgg16: return vgg_spec({2, 2, 3, 3, 3});
+    case LossNetworkKind::vgg19: return vgg_spec({2, 2, 4, 4, 4});
+    case LossNetworkKind::squeezenet1_1: return squeezenet1_1_spec();
+  }
+  throw std::logic_error("unhandled LossNetworkKind");
 }
 
 // torchvision's Fire module (same submodule names, so tensor names match), with out-of-place ReLUs.
@@ -100,26 +100,22 @@ std::vector<double> parse_triple(const std::string& path, const std::string& key
     }
   }
   if (values.size() != 3)
-    throw std::runtime_error(path + ": __metadata__ '" + key + "' must be three comma-separated numbers, got '" + text + "'");
+    throw path_error(path, "__metadata__ '" + key + "' must be three comma-separated numbers, got '" + text + "'");
   return values;
 }
 
 }  // namespace
 
-const std::vector<std::string>& loss_network_names() {
-  static const std::vector<std::string> names = {"vgg16", "vgg19", "squeezenet1_1"};
-  return names;
-}
-
-std::vector<std::string> loss_network_taps(const std::string& name) {
+std::vector<std::string> loss_network_taps(LossNetworkKind kind) {
   std::vector<std::string> taps;
-  for (const auto& layer : architecture(name)) taps.push_back(layer.tap);
+  for (const auto& layer : architecture(kind)) taps.push_back(layer.tap);
   return taps;
 }
 
-LossNetworkImpl::LossNetworkImpl(const std::string& name, const std::string& weights_path) : name_(name) {
+LossNetworkImpl::LossNetworkImpl(LossNetworkKind kind, const std::string& weights_path)
+    : kind_(kind), name_(kLossNetworkChoices.name(kind)) {
   features_ = torch::nn::Sequential();
-  const auto layers = architecture(name);
+  const auto layers = architecture(kind);
   for (const auto& layer : layers) {
     switch (layer.kind) {
       case LayerSpec::kConv:
@@ -131,7 +127,7 @@ LossNetworkImpl::LossNetworkImpl(const std::string& name, const std::string& wei
         break;
       case LayerSpec::kMaxPool:
         features_->push_back(torch::nn::MaxPool2d(
-            torch::nn::MaxPool2dOptions(layer.kernel).stride(layer.stride).ceil_mode(name == "squeezenet1_1")));
+            torch::nn::MaxPool2dOptions(layer.kernel).stride(layer.stride).ceil_mode(kind == LossNetworkKind::squeezenet1_1)));
         break;
       case LayerSpec::kFire:
         features_->push_back(Fire(layer.in, layer.squeeze, layer.expand));
@@ -172,13 +168,13 @@ void LossNetworkImpl::load_weights(const std::string& path) {
   auto file = read_safetensors(path);
   const auto preprocess = file.metadata.find("preprocess");
   if (preprocess == file.metadata.end())
-    throw std::runtime_error(path + ": no __metadata__ 'preprocess' (caffe_bgr_255 or torch_rgb_01) saying how to "
+    throw path_error(path, "no __metadata__ 'preprocess' (caffe_bgr_255 or torch_rgb_01) saying how to "
                              "normalize inputs; convert torchvision .pth files with scripts/convert_torchvision_weights.py");
   preprocess_ = preprocess->second;
   auto metadata = [&](const std::string& key, const std::string& fallback) {
     const auto it = file.metadata.find(key);
     if (it != file.metadata.end()) return it->second;
-    if (fallback.empty()) throw std::runtime_error(path + ": __metadata__ has preprocess '" + preprocess_ + "' but no '" + key + "'");
+    if (fallback.empty()) throw path_error(path, "__metadata__ has preprocess '" + preprocess_ + "' but no '" + key + "'");
     return fallback;
   };
   torch::NoGradGuard no_grad;
@@ -190,19 +186,19 @@ void LossNetworkImpl::load_weights(const std::string& path) {
     const auto mean = parse_triple(path, "mean_rgb", metadata("mean_rgb", "0.485,0.456,0.406"));
     const auto std = parse_triple(path, "std_rgb", metadata("std_rgb", "0.229,0.224,0.225"));
     for (int c = 0; c < 3; ++c) {
-      if (!(std[c] > 0)) throw std::runtime_error(path + ": __metadata__ 'std_rgb' must be positive");
+      if (!(std[c] > 0)) throw path_error(path, "__metadata__ 'std_rgb' must be positive");
       scale_[0][c].fill_(1.0 / (255.0 * std[c]));
       shift_[0][c].fill_(-mean[c] / std[c]);
     }
   } else {
-    throw std::runtime_error(path + ": unknown __metadata__ preprocess '" + preprocess_ +
+    throw path_error(path, "unknown __metadata__ preprocess '" + preprocess_ +
                              "' (expected caffe_bgr_255 or torch_rgb_01)");
   }
 
   auto parameters = named_parameters();
   for (const auto& [key, tensor] : file.tensors) {
     if (!parameters.contains(key))
-      throw std::runtime_error(path + ": unexpected tensor '" + key + "' (not part of " + name_ +
+      throw path_error(path, "unexpected tensor '" + key + "' (not part of " + name_ +
                                " features; is this the right network, or a file with the classifier?)");
   }
   for (auto& item : parameters) {
@@ -210,13 +206,13 @@ void LossNetworkImpl::load_weights(const std::string& path) {
     auto& parameter = item.value();
     const auto found = file.tensors.find(key);
     if (found == file.tensors.end())
-      throw std::runtime_error(path + ": missing tensor '" + key + "' " + shape_text(parameter.sizes(), ",") + " for " + name_ +
+      throw path_error(path, "missing tensor '" + key + "' " + shape_text(parameter.sizes(), ",") + " for " + name_ +
                                " (is this a " + name_ + " weights file?)");
     const auto& tensor = found->second;
     if (!tensor.is_floating_point())
-      throw std::runtime_error(path + ": tensor '" + key + "' has integer dtype " + std::string(c10::toString(tensor.scalar_type())));
+      throw path_error(path, "tensor '" + key + "' has integer dtype " + std::string(c10::toString(tensor.scalar_type())));
     if (tensor.sizes() != parameter.sizes())
-      throw std::runtime_error(path + ": tensor '" + key + "' has shape " + shape_text(tensor.sizes(), ",") + ", " + name_ +
+      throw path_error(path, "tensor '" + key + "' has shape " + shape_text(tensor.sizes(), ",") + ", " + name_ +
                                " expects " + shape_text(parameter.sizes(), ","));
     parameter.copy_(tensor.to(torch::kFloat));
   }

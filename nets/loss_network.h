@@ -10,18 +10,24 @@
 #include <string>
 #include <vector>
 
+#include "core/choices.h"
+
 namespace nst {
 
-// The networks LossNetwork knows, and the taps each offers in depth order (without building it).
-const std::vector<std::string>& loss_network_names();
-std::vector<std::string> loss_network_taps(const std::string& name);
+// The networks LossNetwork knows (loss_network.name), and the taps each offers in depth order
+// (without building it).
+enum class LossNetworkKind { vgg16, vgg19, squeezenet1_1 };
+inline const Choices<LossNetworkKind> kLossNetworkChoices{{"vgg16", LossNetworkKind::vgg16},
+                                                          {"vgg19", LossNetworkKind::vgg19},
+                                                          {"squeezenet1_1", LossNetworkKind::squeezenet1_1}};
+std::vector<std::string> loss_network_taps(LossNetworkKind kind);
 
 class LossNetworkImpl : public torch::nn::Module {
  public:
-  // name: vgg16 | vgg19 | squeezenet1_1. weights_path: safetensors file; empty means random
+  // weights_path: safetensors file; empty means random
   // weights (current torch seed, Kaiming-normal so activations keep their scale with depth) with
   // torch_rgb_01 preprocessing, for tests and benchmarks only.
-  LossNetworkImpl(const std::string& name, const std::string& weights_path);
+  LossNetworkImpl(LossNetworkKind kind, const std::string& weights_path);
 
   // rgb255: [N,3,H,W] RGB in 0..255 (any float dtype; computed in the parameters' dtype, or as
   // autocast decides). Returns the activations at `taps`, running the net only as deep as the
@@ -32,6 +38,7 @@ class LossNetworkImpl : public torch::nn::Module {
   // The network input after normalization (BGR flip, scale, mean/std) as the first layer sees it.
   torch::Tensor normalize(const torch::Tensor& rgb255) const;
 
+  LossNetworkKind kind() const { return kind_; }
   const std::string& name() const { return name_; }
   const std::string& preprocess() const { return preprocess_; }  // caffe_bgr_255 | torch_rgb_01
   const std::vector<std::string>& tap_names() const { return tap_names_; }  // in depth order
@@ -41,6 +48,7 @@ class LossNetworkImpl : public torch::nn::Module {
  private:
   void load_weights(const std::string& path);
 
+  LossNetworkKind kind_;
   std::string name_, preprocess_;
   std::vector<std::string> tap_names_;
   torch::nn::Sequential features_{nullptr};  // torchvision's `features`, layer by layer

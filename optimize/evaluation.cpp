@@ -9,6 +9,7 @@
 #include <sstream>
 #include <stdexcept>
 
+#include "core/errors.h"
 #include "data/image_io.h"
 
 namespace fs = std::filesystem;
@@ -56,7 +57,7 @@ std::map<std::string, std::vector<std::string>> images_by_name(const std::string
 
 EvalPlan plan_evaluation(const std::string& content, const std::string& stylized) {
   for (const auto& path : {content, stylized})
-    if (!fs::exists(path)) throw std::runtime_error(path + ": no such file or folder");
+    if (!fs::exists(path)) throw path_error(path, "no such file or folder");
   const bool content_dir = fs::is_directory(content), stylized_dir = fs::is_directory(stylized);
   EvalPlan plan;
   if (!content_dir && !stylized_dir) {

@@ -43,14 +43,11 @@ int main(int argc, char** argv) {
                  "  nst-eval --content IMG|DIR --style IMG [--style IMG ...] --stylized IMG|DIR [--config FILE] [key=value ...]\n"
                  "Folders are matched by relative path without extension. JSON lines go to stdout (or --json FILE),\n"
                  "the summary table to stderr (stdout with --json). nst-optimize config files are accepted."};
-    std::string content, stylized, json_path;
-    std::vector<std::string> style_paths;
-    app.add_option("--content", content, "content image or folder");
-    app.add_option("--style", style_paths, "style image (repeat for a blend; weights: style.weights=[...])")
-        ->allow_extra_args(false);  // one value per flag, so key=value overrides after it stay positional
-    app.add_option("--stylized", stylized, "stylized image or folder");
+    std::string stylized, json_path;
     nst::ConfigCommandLine command_line(app, "YAML config file(s), merged in order (configs/eval_*.yaml or optimize_*.yaml)",
                                         true);
+    command_line.add_content_and_style(app, "content image or folder");
+    app.add_option("--stylized", stylized, "stylized image or folder");
     app.add_option("--json", json_path, "write the JSON lines to this file (atomically) instead of stdout");
     command_line.add_shorthands(app, "score luminance only, as nst-optimize --preserve-color optimizes");
     if (auto status = nst::parse_command_line(app, argc, argv, "nst-eval")) return *status;
@@ -61,9 +58,10 @@ int main(int argc, char** argv) {
     }
     nst::Config config = nst::make_eval_config();
     command_line.apply(config, nst::optimize_only_sections());
-    if (content.empty()) throw std::runtime_error("--content IMG|DIR is required (see --help)");
-    if (style_paths.empty()) throw std::runtime_error("--style IMG is required (see --help)");
-    if (stylized.empty()) throw std::runtime_error("--stylized IMG|DIR is required (see --help)");
+    command_line.require_content_and_style("IMG|DIR", "nst-eval");
+    nst::require_option(!stylized.empty(), "--stylized IMG|DIR", "nst-eval");
+    const std::string& content = command_line.content();
+    const std::vector<std::string>& style_paths = command_line.styles();
     const nst::EvalOptions options = nst::eval_options_from(config);
 
     if (!json_path.empty()) nst::create_parent_directories(json_path);

@@ -10,6 +10,7 @@
 
 #include "config/command_line.h"
 #include "core/command_line.h"
+#include "core/errors.h"
 #include "core/paths.h"
 #include "core/runtime.h"
 #include "core/signals.h"
@@ -114,14 +115,11 @@ int main(int argc, char** argv) {
                  "  nst-optimize --content IMG --style IMG [--style IMG ...] --output IMG [--config FILE] [key=value ...]\n"
                  "Overrides use dotted config keys with YAML values, e.g. optimize.iterations=500 output.size=1024\n"
                  "style.weights=[0.7,0.3] loss.style.layers.fire5=2.0 (see --print-defaults)"};
-    std::string content_path, output_path;
-    std::vector<std::string> style_paths;
+    std::string output_path;
     bool print_config = false;
-    app.add_option("--content", content_path, "content image");
-    app.add_option("--style", style_paths, "style image (repeat for a blend; weights: style.weights=[...])")
-        ->allow_extra_args(false);  // one value per flag, so key=value overrides after it stay positional
-    app.add_option("--output", output_path, "result image (.png, .jpg, ...); written atomically");
     nst::ConfigCommandLine command_line(app, "YAML config file(s), merged in order (see configs/optimize_*.yaml)", true);
+    command_line.add_content_and_style(app, "content image");
+    app.add_option("--output", output_path, "result image (.png, .jpg, ...); written atomically");
     command_line.add_shorthands(app, "luminance-only transfer: keep the content's colours (preserve_color=true)");
     app.add_flag("--print-config", print_config, "print the resolved config and exit");
     if (auto status = nst::parse_command_line(app, argc, argv, "nst-optimize")) return *status;
@@ -136,11 +134,12 @@ int main(int argc, char** argv) {
       std::cout << config.dump();
       return 0;
     }
-    if (content_path.empty()) throw std::runtime_error("--content IMG is required (see --help)");
-    if (style_paths.empty()) throw std::runtime_error("--style IMG is required (see --help)");
-    if (output_path.empty()) throw std::runtime_error("--output IMG is required (see --help)");
+    command_line.require_content_and_style("IMG", "nst-optimize");
+    nst::require_option(!output_path.empty(), "--output IMG", "nst-optimize");
+    const std::string& content_path = command_line.content();
+    const std::vector<std::string>& style_paths = command_line.styles();
     if (!nst::has_image_extension(output_path))
-      throw std::runtime_error(output_path + ": output needs an image extension (.png, .jpg, .webp, ...)");
+      throw nst::path_error(output_path, "output needs an image extension (.png, .jpg, .webp, ...)");
     const nst::OptimizeOptions options = nst::optimize_options_from(config);
     const OutputSettings output = output_settings_from(config);
 

@@ -118,7 +118,7 @@ TEST(Dataset, GrayscaleFilesBecomeThreeEqualChannels) {
   cv::Mat gray(30, 30, CV_8UC1);
   cv::randu(gray, 0, 256);
   ASSERT_TRUE(cv::imwrite(dir / "gray.png", gray));
-  nst::ImageLoader loader({dir / "gray.png"}, {.image_size = 16, .random_crop = false, .shuffle = false, .seed = 0, .threads = 1, .queue_capacity = 2});
+  nst::ImageLoader loader({dir / "gray.png"}, nst::LoaderOptions().image_size(16).random_crop(false).shuffle(false).seed(0).threads(1).queue_capacity(2));
   const torch::Tensor image = loader.next();
   ASSERT_EQ(image.size(0), 3);
   EXPECT_TRUE(torch::equal(image[0], image[1]));
@@ -138,7 +138,7 @@ TEST(Dataset, EpochPermutationIsAPermutationDependingOnSeedAndEpoch) {
 TEST(Dataset, StreamIsTheSameForAnyThreadCountAndResumesAtAPosition) {
   TempDir dir;
   const auto files = make_photo_folder(dir, 7);
-  nst::LoaderOptions options{.image_size = 16, .random_crop = true, .shuffle = true, .seed = 3, .threads = 1, .queue_capacity = 3};
+  auto options = nst::LoaderOptions().image_size(16).random_crop(true).shuffle(true).seed(3).threads(1).queue_capacity(3);
   std::vector<torch::Tensor> one_thread, three_threads, resumed_tail;
   {
     nst::ImageLoader loader(files, options);
@@ -146,7 +146,7 @@ TEST(Dataset, StreamIsTheSameForAnyThreadCountAndResumesAtAPosition) {
     EXPECT_EQ(loader.position(), 20);
     EXPECT_EQ(loader.epoch(), 2);
   }
-  options.threads = 3;
+  options.threads(3);
   {
     nst::ImageLoader loader(files, options);
     three_threads = take(loader, 20);
@@ -167,7 +167,7 @@ TEST(Dataset, StreamIsTheSameForAnyThreadCountAndResumesAtAPosition) {
   EXPECT_FALSE(same_order);
 
   // Another seed gives another stream.
-  options.seed = 4;
+  options.seed(4);
   nst::ImageLoader other(files, options);
   const auto other_stream = take(other, 7);
   bool all_equal = true;
@@ -182,7 +182,7 @@ TEST(Dataset, CorruptFilesAreSkippedCountedAndReportedOnce) {
   write_bytes(dir / "empty.png", "");
   files.push_back(dir / "corrupt.jpg");
   files.push_back(dir / "empty.png");
-  nst::ImageLoader loader(files, {.image_size = 16, .random_crop = true, .shuffle = true, .seed = 1, .threads = 2, .queue_capacity = 4});
+  nst::ImageLoader loader(files, nst::LoaderOptions().image_size(16).random_crop(true).shuffle(true).seed(1).threads(2).queue_capacity(4));
   const torch::Tensor batch = loader.next_batch(8);  // two epochs' worth of the 4 good images
   EXPECT_EQ(batch.sizes(), (torch::IntArrayRef{8, 3, 16, 16}));
   EXPECT_EQ(loader.skipped_count(), 2u);
@@ -201,7 +201,7 @@ TEST(Dataset, AllFilesCorruptIsFatalWithAClearMessage) {
   TempDir dir;
   write_bytes(dir / "a.jpg", "garbage");
   write_bytes(dir / "b.png", "more garbage");
-  nst::ImageLoader loader({dir / "a.jpg", dir / "b.png"}, {.image_size = 16, .random_crop = true, .shuffle = true, .seed = 1, .threads = 2, .queue_capacity = 2});
+  nst::ImageLoader loader({dir / "a.jpg", dir / "b.png"}, nst::LoaderOptions().image_size(16).random_crop(true).shuffle(true).seed(1).threads(2).queue_capacity(2));
   try {
     loader.next();
     FAIL() << "no error";

@@ -52,7 +52,7 @@ TEST_P(TorchvisionMatch, EveryTapAgreesWithTorchvision) {
   const auto& [name, preprocess] = GetParam();
   TempDir dir;
   const auto reference = run_reference(dir, name, "--size 64 --preprocess " + preprocess);
-  LossNetwork net(name, dir / "weights.safetensors");
+  LossNetwork net(kLossNetworkChoices.parse(name, "net"), dir / "weights.safetensors");
   EXPECT_EQ(net->preprocess(), preprocess);
   expect_taps_match(net, reference);
 }
@@ -79,7 +79,7 @@ double sparsity(const torch::Tensor& t) { return (t == 0).to(torch::kFloat).mean
 TEST(RealSqueezeNet, LoadsAndMatchesTorchvisionWithCaffePreprocessing) {
   NST_REQUIRE_OR_SKIP(test::have_shared(), "needs ../shared/weights (SqueezeNet ImageNet weights)");
   NST_REQUIRE_OR_SKIP(test::have_python_torch(), "needs Debian's python3-torch and python3-torchvision");
-  LossNetwork net("squeezenet1_1", real_squeezenet());
+  LossNetwork net(LossNetworkKind::squeezenet1_1, real_squeezenet());
   EXPECT_EQ(net->preprocess(), "caffe_bgr_255");
   // A real photo, downscaled for speed.
   auto photo = read_image(test::shared_dir() + "/data/eval/tubingen.jpg").unsqueeze(0);
@@ -95,9 +95,9 @@ TEST(RealSqueezeNet, LoadsAndMatchesTorchvisionWithCaffePreprocessing) {
 
 TEST(RealSqueezeNet, SparsityRisesWithDepthOnPhotos) {
   NST_REQUIRE_OR_SKIP(test::have_shared(), "needs ../shared/weights and ../shared/data/eval");
-  LossNetwork trained("squeezenet1_1", real_squeezenet());
+  LossNetwork trained(LossNetworkKind::squeezenet1_1, real_squeezenet());
   torch::manual_seed(0);
-  LossNetwork random("squeezenet1_1", "");
+  LossNetwork random(LossNetworkKind::squeezenet1_1, "");
   const std::vector<std::string> taps = {"relu1", "fire5", "fire9"};
   torch::NoGradGuard no_grad;
   for (const std::string photo_name : {"chicago.jpg", "stata.jpg"}) {
@@ -121,7 +121,7 @@ struct WeightsFile {
   std::map<std::string, std::string> metadata = {{"preprocess", "caffe_bgr_255"}, {"mean_bgr", "104.006,116.669,122.679"}};
   WeightsFile() {
     torch::manual_seed(9);
-    LossNetwork net("squeezenet1_1", "");
+    LossNetwork net(LossNetworkKind::squeezenet1_1, "");
     for (const auto& item : net->named_parameters()) tensors[item.key()] = item.value().detach().clone();
   }
   std::string write(const TempDir& dir, const std::string& name) const {
@@ -136,52 +136,53 @@ TEST(LossNetworkErrors, BadWeightFilesNameTheFileAndTensor) {
     WeightsFile f;
     f.tensors.erase("features.7.expand3x3.weight");
     const auto path = f.write(dir, "missing.safetensors");
-    EXPECT_ERROR_CONTAINS(LossNetwork("squeezenet1_1", path), path, "missing tensor 'features.7.expand3x3.weight'",
+    EXPECT_ERROR_CONTAINS(LossNetwork(LossNetworkKind::squeezenet1_1, path), path, "missing tensor 'features.7.expand3x3.weight'",
                           "[128,32,3,3]");
   }
   {
     WeightsFile f;
     f.tensors["features.0.weight"] = torch::zeros({64, 3, 5, 5});
     const auto path = f.write(dir, "shape.safetensors");
-    EXPECT_ERROR_CONTAINS(LossNetwork("squeezenet1_1", path), path, "'features.0.weight' has shape [64,3,5,5]",
+    EXPECT_ERROR_CONTAINS(LossNetwork(LossNetworkKind::squeezenet1_1, path), path, "'features.0.weight' has shape [64,3,5,5]",
                           "expects [64,3,3,3]");
   }
   {
     WeightsFile f;
     f.tensors["classifier.1.weight"] = torch::zeros({1000, 512, 1, 1});
     const auto path = f.write(dir, "extra.safetensors");
-    EXPECT_ERROR_CONTAINS(LossNetwork("squeezenet1_1", path), path, "unexpected tensor 'classifier.1.weight'");
+    EXPECT_ERROR_CONTAINS(LossNetwork(LossNetworkKind::squeezenet1_1, path), path, "unexpected tensor 'classifier.1.weight'");
   }
   {
     WeightsFile f;
     f.metadata.clear();
     const auto path = f.write(dir, "nometa.safetensors");
-    EXPECT_ERROR_CONTAINS(LossNetwork("squeezenet1_1", path), path, "preprocess", "scripts/convert_torchvision_weights.py");
+    EXPECT_ERROR_CONTAINS(LossNetwork(LossNetworkKind::squeezenet1_1, path), path, "preprocess", "scripts/convert_torchvision_weights.py");
   }
   {
     WeightsFile f;
     f.metadata = {{"preprocess", "caffe_bgr_255"}};
     const auto path = f.write(dir, "nomean.safetensors");
-    EXPECT_ERROR_CONTAINS(LossNetwork("squeezenet1_1", path), path, "mean_bgr");
+    EXPECT_ERROR_CONTAINS(LossNetwork(LossNetworkKind::squeezenet1_1, path), path, "mean_bgr");
   }
   {
     WeightsFile f;
     f.metadata = {{"preprocess", "imagenet"}};
     const auto path = f.write(dir, "badmeta.safetensors");
-    EXPECT_ERROR_CONTAINS(LossNetwork("squeezenet1_1", path), path, "unknown __metadata__ preprocess 'imagenet'");
+    EXPECT_ERROR_CONTAINS(LossNetwork(LossNetworkKind::squeezenet1_1, path), path, "unknown __metadata__ preprocess 'imagenet'");
   }
   {
     WeightsFile f;  // a squeezenet file given as vgg16
     const auto path = f.write(dir, "wrongnet.safetensors");
-    EXPECT_ERROR_CONTAINS(LossNetwork("vgg16", path), path, "vgg16");
+    EXPECT_ERROR_CONTAINS(LossNetwork(LossNetworkKind::vgg16, path), path, "vgg16");
   }
-  EXPECT_ERROR_CONTAINS(LossNetwork("squeezenet1_1", dir / "absent.safetensors"), dir / "absent.safetensors");
-  EXPECT_ERROR_CONTAINS(LossNetwork("vgg17", ""), "unknown loss network 'vgg17'", "vgg16, vgg19, squeezenet1_1");
+  EXPECT_ERROR_CONTAINS(LossNetwork(LossNetworkKind::squeezenet1_1, dir / "absent.safetensors"), dir / "absent.safetensors");
+  EXPECT_ERROR_CONTAINS(kLossNetworkChoices.parse("vgg17", "loss_network.name"), "loss_network.name", "'vgg17'",
+                        "vgg16, vgg19 or squeezenet1_1");
 }
 
 TEST(LossNetworkErrors, UnknownTapListsValidNames) {
   torch::manual_seed(0);
-  LossNetwork net("vgg19", "");
+  LossNetwork net(LossNetworkKind::vgg19, "");
   EXPECT_ERROR_CONTAINS(net->forward(torch::rand({1, 3, 16, 16}), {"relu4_2", "relu6_1"}), "unknown layer 'relu6_1'",
                         "vgg19", "relu1_1", "relu5_4");
   EXPECT_ERROR_CONTAINS(net->check_taps({"fire2"}), "unknown layer 'fire2'");
@@ -189,18 +190,18 @@ TEST(LossNetworkErrors, UnknownTapListsValidNames) {
 }
 
 TEST(LossNetwork, TapsAndFrozenParameters) {
-  EXPECT_EQ(loss_network_taps("squeezenet1_1"),
+  EXPECT_EQ(loss_network_taps(LossNetworkKind::squeezenet1_1),
             (std::vector<std::string>{"conv1", "relu1", "pool1", "fire2", "fire3", "pool3", "fire4", "fire5", "pool5",
                                       "fire6", "fire7", "fire8", "fire9"}));
-  const auto vgg19 = loss_network_taps("vgg19");
+  const auto vgg19 = loss_network_taps(LossNetworkKind::vgg19);
   for (const std::string tap : {"relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu4_2", "relu5_1", "relu5_4"})
     EXPECT_NE(std::find(vgg19.begin(), vgg19.end(), tap), vgg19.end()) << tap;
-  const auto vgg16 = loss_network_taps("vgg16");
+  const auto vgg16 = loss_network_taps(LossNetworkKind::vgg16);
   EXPECT_EQ(vgg16.size(), 31u);  // torchvision vgg16().features has 31 layers
   EXPECT_EQ(vgg19.size(), 37u);
   EXPECT_EQ(std::find(vgg16.begin(), vgg16.end(), "relu3_4"), vgg16.end());
   torch::manual_seed(0);
-  LossNetwork net("vgg16", "");
+  LossNetwork net(LossNetworkKind::vgg16, "");
   EXPECT_EQ(net->tap_names(), vgg16);
   EXPECT_FALSE(net->is_training());
   for (const auto& p : net->parameters()) EXPECT_FALSE(p.requires_grad());
@@ -209,7 +210,7 @@ TEST(LossNetwork, TapsAndFrozenParameters) {
 // Only as deep as the deepest tap: a 1x1 input runs to relu1_2 but cannot pass pool1.
 TEST(LossNetwork, RunsOnlyAsDeepAsNeeded) {
   torch::manual_seed(0);
-  LossNetwork net("vgg16", "");
+  LossNetwork net(LossNetworkKind::vgg16, "");
   const auto tiny = torch::rand({2, 3, 1, 1}) * 255;
   const auto shallow = net->forward(tiny, {"relu1_2", "conv1_1"});
   EXPECT_EQ(shallow.size(), 2u);
@@ -227,7 +228,7 @@ TEST(LossNetwork, HalfPrecisionWeightsLoadAsFloat) {
   const auto half = f.write(dir, "f16.safetensors");
   for (auto& [key, t] : f.tensors) t = t.to(torch::kBFloat16);
   const auto bf16 = f.write(dir, "bf16.safetensors");
-  LossNetwork a("squeezenet1_1", full), b("squeezenet1_1", half), c("squeezenet1_1", bf16);
+  LossNetwork a(LossNetworkKind::squeezenet1_1, full), b(LossNetworkKind::squeezenet1_1, half), c(LossNetworkKind::squeezenet1_1, bf16);
   EXPECT_EQ(b->parameters()[0].scalar_type(), torch::kFloat);
   torch::NoGradGuard no_grad;
   const auto x = torch::rand({1, 3, 48, 48}) * 255;
@@ -239,7 +240,7 @@ TEST(LossNetwork, HalfPrecisionWeightsLoadAsFloat) {
 // The net's dtype decides the computation: bf16 weights with float32 input, and float32 under autocast.
 TEST(LossNetwork, Bf16NetAndAutocast) {
   torch::manual_seed(0);
-  LossNetwork net("squeezenet1_1", "");
+  LossNetwork net(LossNetworkKind::squeezenet1_1, "");
   const auto x = (torch::rand({1, 3, 48, 48}) * 255).requires_grad_(true);
   const auto reference = net->forward(x, {"fire5"}).at("fire5").detach();
   torch::Tensor autocast;
@@ -273,7 +274,7 @@ TEST(Converter, ConvertedCheckpointMatchesTorchvision) {
   EXPECT_EQ(file.metadata.at("preprocess"), "torch_rgb_01");
   EXPECT_EQ(file.tensors.count("classifier.1.weight"), 0u);  // classifier dropped
 
-  LossNetwork net("squeezenet1_1", dir / "converted.safetensors");
+  LossNetwork net(LossNetworkKind::squeezenet1_1, dir / "converted.safetensors");
   expect_taps_match(net, reference);
 
   const auto wrong = test::run_command(converter + pth + " --net vgg16 " + dir / "wrong.safetensors");

@@ -53,7 +53,7 @@ LossWeights two_layer_weights() {
 // A small random-weight VGG16: terms assembled from the net's own features by hand.
 TEST(PerceptualLoss, TermsAreWeightedSumsOfMse) {
   torch::manual_seed(1);
-  LossNetwork net("vgg16", "");
+  LossNetwork net(LossNetworkKind::vgg16, "");
   PerceptualLoss loss(net, two_layer_weights());
   const auto style = torch::rand({3, 24, 20}) * 255;
   loss.set_style_targets({style}, {1.0});
@@ -88,7 +88,7 @@ TEST(PerceptualLoss, TermsAreWeightedSumsOfMse) {
 
 TEST(PerceptualLoss, StyleBlendIsWeightedMeanOfGrams) {
   torch::manual_seed(2);
-  LossNetwork net("squeezenet1_1", "");
+  LossNetwork net(LossNetworkKind::squeezenet1_1, "");
   LossWeights w;
   w.content_weight = 0;
   w.style_layers = {{"fire3", 1.0}, {"relu1", 1.0}};
@@ -107,7 +107,7 @@ TEST(PerceptualLoss, StyleBlendIsWeightedMeanOfGrams) {
 
 TEST(PerceptualLoss, GradientFlowsToInputNotParameters) {
   torch::manual_seed(3);
-  LossNetwork net("squeezenet1_1", "");
+  LossNetwork net(LossNetworkKind::squeezenet1_1, "");
   EXPECT_FALSE(net->is_training());
   for (const auto& p : net->parameters()) EXPECT_FALSE(p.requires_grad());
   LossWeights w;
@@ -127,7 +127,7 @@ TEST(PerceptualLoss, GradientFlowsToInputNotParameters) {
 // Under bf16 autocast the losses stay float32 and close to the float32 values.
 TEST(PerceptualLoss, Bf16AutocastIsCloseToFloat) {
   torch::manual_seed(4);
-  LossNetwork net("vgg16", "");
+  LossNetwork net(LossNetworkKind::vgg16, "");
   PerceptualLoss loss(net, two_layer_weights());
   loss.set_style_targets({torch::rand({3, 32, 32}) * 255}, {1.0});
   const auto content = torch::rand({1, 3, 32, 32}) * 255, output = torch::rand({1, 3, 32, 32}) * 255;
@@ -180,7 +180,7 @@ void expect_matches_python_torch(StyleNormalize normalize) {
   ASSERT_EQ(ran.exit_code, 0) << ran.output;
   const auto expected = read_safetensors(dir / "losses.safetensors").tensors;
 
-  PerceptualLoss loss(LossNetwork(net_name, dir / "weights.safetensors"), w);
+  PerceptualLoss loss(LossNetwork(kLossNetworkChoices.parse(net_name, "net"), dir / "weights.safetensors"), w);
   loss.set_style_targets({inputs["style0"], inputs["style1"][0]}, blend);
   auto output = inputs["output"].clone().requires_grad_(true);
   const auto terms = loss.compute(output, loss.content_targets(inputs["content"]));
@@ -221,7 +221,7 @@ TEST(PerceptualLoss, AutoNormalizedLayersScoreRelativeError) {
   w.content_weight = 0;
   w.style_layers = {{"relu1", 1.0}, {"fire3", 2.0}, {"fire5", 0.5}};
   w.style_normalize = StyleNormalize::automatic;
-  PerceptualLoss loss(LossNetwork("squeezenet1_1", ""), w);
+  PerceptualLoss loss(LossNetwork(LossNetworkKind::squeezenet1_1, ""), w);
   const auto style = torch::rand({1, 3, 48, 48}) * 255;
   loss.set_style_targets({style}, {1.0});
   const auto effective = loss.effective_style_weights();
@@ -235,14 +235,14 @@ TEST(PerceptualLoss, AutoNormalizedLayersScoreRelativeError) {
   // Without normalization the same layers differ by orders of magnitude; with it they agree.
   LossWeights plain = w;
   plain.style_normalize = StyleNormalize::none;
-  PerceptualLoss unnormalized(LossNetwork("squeezenet1_1", ""), plain);
+  PerceptualLoss unnormalized(LossNetwork(LossNetworkKind::squeezenet1_1, ""), plain);
   unnormalized.set_style_targets({style}, {1.0});
   EXPECT_EQ(unnormalized.effective_style_weights(), plain.style_layers);
 }
 
 TEST(PerceptualLoss, ClearErrors) {
   torch::manual_seed(7);
-  LossNetwork net("squeezenet1_1", "");
+  LossNetwork net(LossNetworkKind::squeezenet1_1, "");
   LossWeights unknown;
   unknown.content_layers = {{"relu2_2", 1.0}};
   const auto message = error_of([&] { PerceptualLoss(net, unknown); });

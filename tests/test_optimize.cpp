@@ -209,7 +209,7 @@ TEST_F(OptimizeTool, FinalLossEqualsEvalOfWrittenImageAndPythonReference) {
   // and pixels: LossNetwork's random weights are saved here for it.
   NST_REQUIRE_OR_SKIP(test::have_python_torch(), "python3-torch not installed (/usr/bin/python3)");
   torch::manual_seed(3);
-  LossNetwork net("squeezenet1_1", "");
+  LossNetwork net(LossNetworkKind::squeezenet1_1, "");
   std::map<std::string, torch::Tensor> weights;
   for (const auto& item : net->named_parameters()) weights[item.key()] = item.value();
   ASSERT_EQ(weights.count("features.0.weight"), 1u) << "LossNetwork parameter names are not torchvision's";

@@ -91,6 +91,27 @@ TEST(Train, TinyRunLearnsAndWritesARunDirectory) {
   EXPECT_EQ(out.size(), in.size());
 }
 
+// train.precision: auto times both precisions at start, says which it took and records the choice
+// in the run's config.yaml, so a resume trains in the same precision without measuring again.
+TEST(Train, AutoPrecisionIsMeasuredOnceAndRecorded) {
+  TempDir dir;
+  make_data(dir);
+  const std::string run = dir / "run";
+  const auto result = run_command(train_command("--config " + (dir / "tiny.yaml") + " run_dir=" + run +
+                                                " train.iterations=2 train.precision=auto"));
+  ASSERT_EQ(result.exit_code, 0) << result.output;
+  EXPECT_CONTAINS(result.output, "x the time of an fp32 step here");
+  const std::string saved = nst::test::read_bytes(run + "/config.yaml");
+  const bool fp32 = saved.find("precision: fp32") != std::string::npos;
+  const bool bf16 = saved.find("precision: bf16") != std::string::npos;
+  EXPECT_TRUE(fp32 != bf16) << saved;
+  EXPECT_CONTAINS(result.output, std::string("train.precision auto: ") + (fp32 ? "fp32" : "bf16"));
+
+  const auto resumed = run_command(train_command("--resume " + run + " train.iterations=3"));
+  ASSERT_EQ(resumed.exit_code, 0) << resumed.output;
+  EXPECT_EQ(resumed.output.find("train.precision auto"), std::string::npos) << resumed.output;
+}
+
 TEST(Train, ResumeEqualsAnUninterruptedRunBitForBit) {
   TempDir dir;
   make_data(dir);

@@ -46,6 +46,29 @@ TEST(Trainer, StepScheduleMultipliesTheRateEveryLrStepIterations) {
                   "train.lr_schedule must be constant or step, got 'cosine'");
 }
 
+// Each log line says where the steps' time went: every phase present, none negative, the backward
+// pass split at the output (both halves took time), and the phases add up to the measured rate.
+TEST(Trainer, LogLinesBreakTheStepTimeIntoPhases) {
+  TempDir dir;
+  test::make_data(dir);
+  Trainer trainer(tiny_options(dir), Trainer::Start::fresh);
+  for (int i = 0; i < 3; ++i) trainer.step();
+  const auto lines = test::training_lines(dir / "run");
+  ASSERT_EQ(lines.size(), 3u);
+  for (const auto& line : lines) {
+    const auto& phases = line.at("step_seconds");
+    double sum = 0;
+    for (const char* phase : {"data", "content", "net_forward", "loss_forward", "loss_backward", "net_backward", "optimizer"}) {
+      ASSERT_TRUE(phases.contains(phase)) << phase << " in " << line;
+      EXPECT_GE(phases[phase].get<double>(), 0.0) << phase;
+      sum += phases[phase].get<double>();
+    }
+    EXPECT_GT(phases["loss_backward"].get<double>(), 0.0);
+    EXPECT_GT(phases["net_backward"].get<double>(), 0.0);
+    if (&line != &lines.front()) EXPECT_LE(sum, 1.0 / line["it_per_s"].get<double>() * 1.05 + 1e-3) << line;
+  }
+}
+
 TEST(Trainer, EpochsReplaceIterations) {
   TempDir dir;
   test::make_data(dir);

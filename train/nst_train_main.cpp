@@ -7,8 +7,10 @@
 
 #include "config/command_line.h"
 #include "core/command_line.h"
+#include "core/errors.h"
 #include "core/runtime.h"
 #include "core/tool.h"
+#include "train/precision_trial.h"
 #include "train/trainer.h"
 
 int main(int argc, char** argv) {
@@ -35,12 +37,13 @@ int main(int argc, char** argv) {
     if (resume) {
       const std::string saved = nst::run_config_path(resume_dir);
       if (!std::filesystem::is_regular_file(saved))
-        throw std::runtime_error(resume_dir + ": not a run directory (no config.yaml)");
+        throw nst::path_error(resume_dir, "not a run directory (no config.yaml)");
       config.merge_file(saved);
       config.set("run_dir", YAML::Node(resume_dir));  // the directory may have moved
     }
     command_line.apply(config);  // the --config file (a new run) and the overrides
     nst::make_paths_absolute(config);
+    nst::resolve_auto_precision(config, std::cerr);
     nst::reuse_freed_memory();
     nst::Trainer trainer(nst::train_options_from(config), resume ? nst::Trainer::Start::resume : nst::Trainer::Start::fresh,
                          config.dump());

@@ -48,7 +48,7 @@ json model_provenance(const TrainOptions& options, const TrainingOutcome& outcom
   return {{"tool", "nst-train"},
           {"style_images", style_provenance},
           {"style_size", options.style_size()},
-          {"loss_network", {{"name", loss.network()}, {"weights", weights}, {"preprocess", outcome.loss_network_preprocess}}},
+          {"loss_network", {{"name", kLossNetworkChoices.name(loss.network())}, {"weights", weights}, {"preprocess", outcome.loss_network_preprocess}}},
           {"loss_weights", {{"content", loss.weights().content_weight},
                             {"style", loss.weights().style_weight},
                             {"tv", loss.weights().tv_weight},

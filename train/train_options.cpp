@@ -60,7 +60,7 @@ train:
   keep_checkpoints: 3
   validate_every: 500
   log_every: 50
-  precision: fp32          # fp32 | bf16 (autocast)
+  precision: fp32          # fp32 | bf16 (autocast) | auto (the faster on this machine, timed at start)
   threads: 0               # intra-op threads; 0 = all available cores
 )";
 }

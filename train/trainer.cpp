@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <iostream>
 
+#include "core/errors.h"
 #include "core/runtime.h"
 #include "core/signals.h"
 #include "data/atomic_file.h"
@@ -68,6 +69,9 @@ Trainer::Trainer(TrainOptions options, Start start, std::string resolved_config)
                           : schedule.iterations();
   threads_ = configure_threads(static_cast<int>(schedule.threads()));
   device_ = pick_device(options_.device());
+  timer_ = StepTimer(device_);
+  if (const auto warning = bf16_warning(options_.train().precision(), device_); !warning.empty())
+    std::cerr << "nst-train: warning: " << warning << " (or train.precision=auto)\n";
   prepare_run_directory(start);
 
   // Networks: the same seed gives the same initial weights (and the same random loss net in tests).
@@ -108,10 +112,10 @@ void Trainer::prepare_run_directory(Start start) {
   const std::string& run_dir = options_.run_dir();
   const auto existing = list_checkpoints(run_dir);
   if (start == Start::fresh && (!existing.empty() || fs::exists(run_model_path(run_dir))))
-    throw std::runtime_error(run_dir + ": already holds a run; continue it with --resume " + run_dir +
+    throw path_error(run_dir, "already holds a run; continue it with --resume " + run_dir +
                              " or choose another run_dir");
   if (start == Start::resume && existing.empty())
-    throw std::runtime_error(run_dir + ": no checkpoint to resume from (checkpoints/ckpt_*.pt)");
+    throw path_error(run_dir, "no checkpoint to resume from (checkpoints/ckpt_*.pt)");
   fs::create_directories(fs::path(run_dir) / "previews");
   if (!resolved_config_.empty()) write_bytes_atomically(run_config_path(run_dir), resolved_config_);
 }
@@ -144,11 +148,11 @@ void Trainer::resume() {
 
 void Trainer::start_loader(int64_t position) {
   const DataOptions& data = options_.data();
-  LoaderOptions loader_options;
-  loader_options.image_size = data.image_size();
-  loader_options.seed = options_.seed();
-  loader_options.threads = static_cast<int>(data.loader_threads());
-  loader_options.queue_capacity = static_cast<int>(data.queue_size());
+  const auto loader_options = LoaderOptions()
+                                  .image_size(data.image_size())
+                                  .seed(options_.seed())
+                                  .threads(static_cast<int>(data.loader_threads()))
+                                  .queue_capacity(static_cast<int>(data.queue_size()));
   loader_.reset();  // an earlier stream's threads stop first
   loader_ = std::make_unique<ImageLoader>(train_files_, loader_options, position);
 }
@@ -156,7 +160,9 @@ void Trainer::start_loader(int64_t position) {
 double Trainer::learning_rate() const { return nst::learning_rate(options_.train(), state_.iteration); }
 
 LossTerms Trainer::step() {
+  timer_.start();
   const torch::Tensor batch = loader_->next_batch(options_.train().batch_size()).to(device_);
+  timer_.mark(StepPhase::data);
   for (const auto& bad : loader_->take_new_skipped()) {
     std::cerr << "\nnst-train: warning: skipped " << bad.reason << "\n";
     log_->write({{"event", "skipped_image"}, {"iteration", state_.iteration}, {"file", bad.path}, {"error", bad.reason}});
@@ -172,10 +178,18 @@ LossTerms Trainer::step() {
       torch::NoGradGuard no_grad;
       targets = perceptual_->content_targets(batch);
     }
+    timer_.mark(StepPhase::content);
     const torch::Tensor output = net_->forward(batch);
+    timer_.mark(StepPhase::net_forward);
     terms = perceptual_->compute(output, targets);
+    // Fires when the gradient reaches the output: the loss network's share of the backward pass ends.
+    output.register_hook([this](const torch::Tensor& grad) {
+      timer_.mark(StepPhase::loss_backward);
+      return grad;
+    });
   }
   const auto values = loss_values(terms);
+  timer_.mark(StepPhase::loss_forward);
   const double total = values.at("total");
   if (!std::isfinite(total)) {
     const auto good = list_checkpoints(options_.run_dir());
@@ -187,7 +201,10 @@ LossTerms Trainer::step() {
   }
   optimizer_->zero_grad();
   terms.total.backward();
+  timer_.mark(StepPhase::net_backward);
   optimizer_->step();
+  timer_.mark(StepPhase::optimizer);
+  timer_.end_step();
   ++state_.iteration;
   state_.data_position = loader_->position();
   ++window_iterations_;
@@ -208,6 +225,7 @@ void Trainer::log_step(const LossTerms& terms, double lr) {
   line["it_per_s"] = seconds > 0 ? window_iterations_ / seconds : 0.0;
   line["images_per_s"] = seconds > 0 ? window_iterations_ * options_.train().batch_size() / seconds : 0.0;
   line["skipped_images"] = loader_->skipped_count();
+  line["step_seconds"] = timer_.take_means();
   log_->write(line);
   window_start_ = now;
   window_iterations_ = 0;

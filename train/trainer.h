@@ -13,6 +13,7 @@
 #include "nets/transformer_net.h"
 #include "train/checkpoint.h"
 #include "train/run_log.h"
+#include "train/step_timer.h"
 #include "train/train_options.h"
 
 namespace nst {
@@ -77,6 +78,7 @@ class Trainer {
   LossTerms last_terms_;
   std::chrono::steady_clock::time_point window_start_;  // of the iterations the next log line reports
   int64_t window_iterations_ = 0;
+  StepTimer timer_{torch::kCPU};  // phases of the steps the next log line reports
 };
 
 }  // namespace nst
