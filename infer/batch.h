@@ -14,6 +14,7 @@ struct OutputOptions {
   bool skip_existing = false;  // leave outputs that already exist (resume an interrupted run)
   std::string fourcc;          // video codec ("" = from the output extension)
   int64_t max_frames = 0;      // video: stop after this many frames (0 = all)
+  double temporal_blend = 0;   // video: blend in the previous output along the flow (motion/temporal_blend.h); 0 = off
 };
 
 struct BatchSummary {
