@@ -10,7 +10,9 @@
 #   scripts/bench_video.sh MODEL [STABLE]
 # Environment (defaults): FRAMES (100), MAX_SIZE (384), BLEND (0.7), THREADS (0 = all cores),
 # LOSS_EVERY (10), CLIPS (the two opencv-doc videos), BIN (build/bin), WORK (a new directory under
-# /tmp, kept). Outputs are written losslessly (FFV1 in .mkv) so codec noise does not count as flicker.
+# /tmp, kept), STABLE_BLEND (1: also STABLE with --temporal-blend), REUSE (1: keep the outputs and
+# timings a previous run left in WORK, e.g. to add STABLE later). Outputs are written losslessly
+# (FFV1 in .mkv) so codec noise does not count as flicker.
 # Wall times are disturbed by other load: the script prints the load average; compare within one run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -42,11 +44,12 @@ stylize() {
   local clip=$1 name=$2 net=$3; shift 3
   local out="$work/$(basename "${clip%.*}")_$name.mkv" log="$work/$(basename "${clip%.*}")_$name.log"
   local start end
+  if [ "${REUSE:-0}" = 1 ] && [ -f "$out" ] && [ -f "$log.seconds" ]; then cat "$log.seconds"; return; fi
   start=$(date +%s.%N)
   "$bin/nst-infer" --model "$net" --input "$clip" --output "$out" --max-frames "$frames" --max-size "$max_size" \
     --threads "$threads" --fourcc FFV1 "$@" 2>"$log" || { cat "$log" >&2; die "nst-infer failed on $clip"; }
   end=$(date +%s.%N)
-  echo "$start $end $frames" | awk '{printf "%.4f", ($2 - $1) / $3}'
+  echo "$start $end $frames" | awk '{printf "%.4f", ($2 - $1) / $3}' | tee "$log.seconds"
 }
 
 echo "## $(date -u +%FT%TZ), load average $(cut -d' ' -f1-3 /proc/loadavg), $(nproc) cores; FRAMES=$frames MAX_SIZE=$max_size BLEND=$blend THREADS=$threads"
@@ -57,7 +60,7 @@ for clip in $clips; do
   base=$(basename "${clip%.*}")
   variants=("per_frame:$model" "blend:$model:--temporal-blend:$blend")
   [ -n "$stable" ] && variants+=("stable:$stable")
-  [ -n "$stable" ] && variants+=("stable_blend:$stable:--temporal-blend:$blend")
+  [ -n "$stable" ] && [ "${STABLE_BLEND:-0}" = 1 ] && variants+=("stable_blend:$stable:--temporal-blend:$blend")
   declare -A seconds=()
   for variant in "${variants[@]}"; do
     IFS=: read -r name net args <<<"$variant"

@@ -6,6 +6,9 @@
 #include <opencv2/imgproc.hpp>
 #include <opencv2/videoio.hpp>
 
+#include <cmath>
+#include <sstream>
+
 #include "data/image_io.h"
 #include "losses/temporal_loss.h"
 #include "motion/optical_flow.h"
@@ -46,15 +49,23 @@ TEST(Motion, WarpByFlowAgreesWithTorchGridSample) {
   const torch::Tensor by_torch = warp_images(mat_to_tensor(image).unsqueeze(0), flow)[0];  // RGB
   const torch::Tensor inside = flow_inside_mask(flow)[0][0];
   ASSERT_GT(inside.sum().item<double>(), 0.8 * height * width);
+  // cv::remap places samples on a 1/32-pixel grid: up to ~0.3 grey levels on this texture.
   int compared = 0;
+  double total = 0;
+  auto torch_rgb = by_torch.accessor<float, 3>();
+  auto mask = inside.accessor<float, 2>();
   for (int y = 0; y < height; ++y)
     for (int x = 0; x < width; ++x) {
-      if (inside[y][x].item<float>() == 0) continue;
+      if (mask[y][x] == 0) continue;
       const auto bgr = by_remap.at<cv::Vec3f>(y, x);
-      for (int c = 0; c < 3; ++c) EXPECT_NEAR(bgr[2 - c], by_torch[c][y][x].item<float>(), 0.05) << y << "," << x;
+      for (int c = 0; c < 3; ++c) {
+        EXPECT_NEAR(bgr[2 - c], torch_rgb[c][y][x], 0.5) << y << "," << x;
+        total += std::abs(bgr[2 - c] - torch_rgb[c][y][x]);
+      }
       ++compared;
     }
   EXPECT_GT(compared, 1000);
+  EXPECT_LT(total / (3 * compared), 0.1);
 }
 
 TEST(Motion, DisFindsAKnownShiftAndTheWarpUndoesIt) {
@@ -78,10 +89,14 @@ TEST(Motion, ConsistencyMaskKeepsAgreeingFlowsInsideTheFrame) {
   EXPECT_EQ(cv::sum(agree.colRange(0, 28))[0], 20 * 28);
   EXPECT_EQ(cv::sum(agree.colRange(28, 30))[0], 0);  // mapped outside frame b
   EXPECT_EQ(cv::sum(consistency_mask(forward, constant_flow(20, 30, 2, 0)))[0], 0);  // disagree everywhere
-  cv::Mat boundary = forward.clone();
-  boundary.colRange(15, 30).setTo(cv::Scalar(-3, 0));  // a motion boundary at column 15
+  // Small flows pass the consistency test against a zero backward flow; their jump at column 15 is
+  // a motion boundary (central differences flag columns 14 and 15).
+  cv::Mat boundary = constant_flow(20, 30, 0.2f, 0);
+  boundary.colRange(15, 30).setTo(cv::Scalar(-0.2, 0));
   const cv::Mat at_boundary = consistency_mask(boundary, constant_flow(20, 30, 0, 0));
   EXPECT_EQ(cv::sum(at_boundary.colRange(14, 16))[0], 0);
+  EXPECT_EQ(cv::sum(at_boundary.colRange(2, 13))[0], 20 * 11);
+  EXPECT_EQ(cv::sum(at_boundary.colRange(17, 28))[0], 20 * 11);
 }
 
 TEST(Motion, MaskedMseIsTheMeanOverVisiblePixelsAndChannels) {

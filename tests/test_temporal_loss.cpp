@@ -16,7 +16,7 @@ TEST(TemporalLoss, RandomFlowIsBoundedSmoothAndOnePerSeed) {
   EXPECT_LE(flow.abs().max().item<double>(), 6.0);
   EXPECT_GT(flow.abs().max().item<double>(), 1.0);
   // Neighbouring pixels move alike: the largest step between them is a small share of the range.
-  EXPECT_LT((flow.narrow(2, 1, 63) - flow.narrow(2, 0, 63)).abs().max().item<double>(), 1.0);
+  EXPECT_LT((flow.narrow(2, 1, 63) - flow.narrow(2, 0, 63)).abs().max().item<double>(), 1.5);
   EXPECT_TRUE(torch::equal(flow, random_smooth_flow(2, 48, 64, 6.0, 4, 7)));
   EXPECT_FALSE(torch::equal(flow, random_smooth_flow(2, 48, 64, 6.0, 4, 8)));
   EXPECT_FALSE(torch::equal(flow[0], flow[1]));
