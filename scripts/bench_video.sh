@@ -71,7 +71,7 @@ for clip in $clips; do
     json=$("$bin/nst-eval" --content "$clip" --stylized "$work/${base}_$name.mkv" --baseline "$work/${base}_per_frame.mkv" \
       --max-frames "$frames" --loss-every "$every" --style "$style" --config "$work/objective.yaml" threads="$threads" 2>/dev/null)
     echo "$json" >"$work/${base}_$name.json"
-    blend_ms=$(grep -o 'temporal blend [0-9.]* ms/frame' "$work/${base}_$name.log" | awk '{print $3}')
+    blend_ms=$(grep -o 'temporal blend [0-9.]* ms/frame' "$work/${base}_$name.log" | awk '{print $3}' || true)
     /usr/bin/python3 - "$json" "$base" "$name" "${seconds[$name]}" "${seconds[per_frame]}" "${blend_ms:-}" <<'PY'
 import json, sys
 r = json.loads(sys.argv[1]); base, name, s, s0, blend_ms = sys.argv[2:7]
