@@ -25,6 +25,22 @@ std::string default_fourcc(const std::string& path) {
   return "XVID";
 }
 
+namespace {
+
+// OpenCV's FFmpeg writer drops the last column / row of frames with an odd side (swscale needs even
+// sides); its own MJPEG writer keeps every pixel, so odd sizes go through it when the codec is MJPG.
+cv::VideoWriter open_writer(const std::string& path, const std::string& fourcc, double fps, cv::Size size) {
+  const int code = cv::VideoWriter::fourcc(fourcc[0], fourcc[1], fourcc[2], fourcc[3]);
+  const bool odd = size.width % 2 != 0 || size.height % 2 != 0;
+  if (odd && fourcc == "MJPG" && lower_extension(path) == ".avi") return cv::VideoWriter(path, cv::CAP_OPENCV_MJPEG, code, fps, size);
+  if (odd)
+    report_line("nst-infer: warning: frames of " + std::to_string(size.width) + "x" + std::to_string(size.height) +
+                " lose their last odd column/row with codec " + fourcc + " (write .avi with MJPG to keep them)");
+  return cv::VideoWriter(path, code, fps, size);
+}
+
+}  // namespace
+
 BatchSummary stylize_video(Stylizer& stylizer, const std::string& input, const std::string& output,
                            const OutputOptions& options) {
   TemporalBlend blend(options.temporal_blend);  // checks the amount first
@@ -46,7 +62,7 @@ BatchSummary stylize_video(Stylizer& stylizer, const std::string& input, const s
   BatchSummary summary;
   Progress progress("stylize", total, "frame");
   write_atomically(output, [&](const std::string& tmp) {
-    cv::VideoWriter writer(tmp, cv::VideoWriter::fourcc(fourcc[0], fourcc[1], fourcc[2], fourcc[3]), fps, size);
+    cv::VideoWriter writer = open_writer(tmp, fourcc, fps, size);
     if (!writer.isOpened())
       throw std::runtime_error(output + ": cannot write a video with codec " + fourcc +
                                " (try another extension, e.g. .avi, or --fourcc)");

@@ -28,7 +28,7 @@ cv::Mat TemporalBlend::apply(const cv::Mat& input_bgr, const cv::Mat& stylized_b
     const cv::Mat warped = warp_by_flow(previous_output_, to_previous);
     output = stylized + weight.mul(warped - stylized);
   }
-  previous_gray_ = gray;
+  previous_gray_ = gray.clone();  // callers may refill their frame buffers in place
   previous_output_ = output;
   cv::Mat result;
   output.convertTo(result, CV_8UC3);  // rounds and saturates

@@ -43,8 +43,10 @@ void WarpingErrorMeter::add(const cv::Mat& input_bgr, const std::vector<cv::Mat>
     visible_sum_ += cv::sum(mask)[0] / static_cast<double>(mask.total());
     ++pairs_;
   }
-  previous_gray_ = gray;
-  previous_stylized_ = stylized_bgr;
+  previous_gray_ = gray.clone();
+  // Deep copies: VideoCapture::read refills the caller's Mat in place, which would overwrite them.
+  previous_stylized_.clear();
+  for (const auto& frame : stylized_bgr) previous_stylized_.push_back(frame.clone());
 }
 
 std::vector<double> WarpingErrorMeter::errors() const {

@@ -161,7 +161,8 @@ TEST(TemporalBlend, ReducesFlickerAndPassesTheFirstFrame) {
 }
 
 void write_clip(const std::string& path, const std::vector<cv::Mat>& frames) {
-  cv::VideoWriter writer(path, cv::VideoWriter::fourcc('M', 'J', 'P', 'G'), 10.0, frames.front().size());
+  // OpenCV's own MJPEG writer: the FFmpeg one drops the last column / row of odd-sized frames.
+  cv::VideoWriter writer(path, cv::CAP_OPENCV_MJPEG, cv::VideoWriter::fourcc('M', 'J', 'P', 'G'), 10.0, frames.front().size());
   ASSERT_TRUE(writer.isOpened()) << path;
   for (const auto& frame : frames) writer.write(frame);
 }
@@ -174,6 +175,20 @@ nlohmann::json last_json_line(const std::string& output) {
     if (!parsed.is_discarded() && parsed.is_object()) found = parsed;
   }
   return found;
+}
+
+// The meter keeps its own copies: a caller (VideoCapture::read) may refill the same Mat in place.
+TEST(WarpingError, CallersReusingOneFrameBufferDoNotChangeTheResult) {
+  const auto input = panning_clip(5), flickering = panning_clip(5, {0, 30, 0, 30, 0});
+  WarpingErrorMeter fresh(1), reused(1);
+  cv::Mat buffer(flickering[0].size(), flickering[0].type());
+  for (size_t t = 0; t < input.size(); ++t) {
+    fresh.add(input[t], {flickering[t].clone()});
+    flickering[t].copyTo(buffer);  // same size and type: copyTo writes into the existing buffer
+    reused.add(input[t], {buffer});
+  }
+  EXPECT_DOUBLE_EQ(reused.errors()[0], fresh.errors()[0]);
+  EXPECT_GT(fresh.errors()[0], 0.5 * std::pow(30.0 / 255, 2));
 }
 
 TEST(NstEvalVideo, ReportsTheWarpingErrorAndTheRatioToABaseline) {
@@ -222,6 +237,12 @@ TEST(NstInferVideo, OddFrameSizesRoundTripAndTheTemporalBlendStabilizes) {
     int frames = 0;
     for (cv::Mat frame; capture.read(frame); ++frames) EXPECT_EQ(frame.size(), cv::Size(83, 61)) << name;
     EXPECT_EQ(frames, 6) << name;
+  }
+  {
+    cv::VideoCapture input(dir / "input.avi");
+    cv::Mat frame;
+    ASSERT_TRUE(input.read(frame));
+    ASSERT_EQ(frame.size(), cv::Size(83, 61)) << "the test clip itself lost its odd column/row";
   }
   const auto clip_error = measure_warping_error(dir / "input.avi", {dir / "blended.avi", dir / "per_frame.avi"}, 0);
   EXPECT_EQ(clip_error.frames, 6);
