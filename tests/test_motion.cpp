@@ -149,7 +149,9 @@ TEST(TemporalBlend, ReducesFlickerAndPassesTheFirstFrame) {
   for (size_t t = 0; t < input.size(); ++t) {
     const cv::Mat blended = blend.apply(input[t], flickering[t]);
     const cv::Mat unblended = off.apply(input[t], flickering[t]);
-    if (t == 0) EXPECT_EQ(cv::norm(blended, flickering[0], cv::NORM_INF), 0);
+    if (t == 0) {
+      EXPECT_EQ(cv::norm(blended, flickering[0], cv::NORM_INF), 0);
+    }
     EXPECT_EQ(cv::norm(unblended, flickering[t], cv::NORM_INF), 0);  // amount 0 changes nothing
     meter.add(input[t], {flickering[t], blended});
   }
