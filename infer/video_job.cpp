@@ -102,7 +102,8 @@ BatchSummary stylize_video(Stylizer& stylizer, const std::string& input, const s
   std::string note = "(audio is not copied)";
   if (blend.frames() > 0) {
     char timing[96];
-    std::snprintf(timing, sizeof timing, "; temporal blend %.1f ms/frame", 1000 * blend.seconds() / blend.frames());
+    std::snprintf(timing, sizeof timing, "; temporal blend %.1f ms/frame, %lld scene cut(s)",
+                  1000 * blend.seconds() / blend.frames(), static_cast<long long>(blend.scene_cuts()));
     note += timing;
   }
   progress.finish(note);

@@ -34,8 +34,21 @@ cv::Mat warp_by_flow(const cv::Mat& image, const cv::Mat& flow);
 // Where a pixel of frame a can be followed into frame b and back (Ruder et al. 2016, section 3.1):
 // CV_32F, 1 where `forward` (a -> b) and `backward` (b -> a) agree,
 //   |F + B~|^2 <= 0.01 (|F|^2 + |B~|^2) + 0.5  with B~(p) = backward(p + F(p)),
-// the pixel is not on a motion boundary (|grad Fx|^2 + |grad Fy|^2 <= 0.01 |F|^2 + 0.002), and
-// p + F(p) lies inside frame b; 0 elsewhere (occluded, disoccluded or unreliable).
-cv::Mat consistency_mask(const cv::Mat& forward, const cv::Mat& backward);
+// the pixel is not on a motion boundary (|grad Fx|^2 + |grad Fy|^2 <= 0.01 |F|^2 + 0.002; only with
+// MotionBoundaries::excluded), and p + F(p) lies inside frame b; 0 elsewhere (occluded,
+// disoccluded or unreliable). The boundary test suits smooth flows (DIS medium, the meter); on the
+// blocky flow of DIS fast it rejects the patch seams too (the temporal blend keeps them: the
+// forward-backward test already drops real occlusions; docs/inference.md has the measurement).
+enum class MotionBoundaries { excluded, kept };
+cv::Mat consistency_mask(const cv::Mat& forward, const cv::Mat& backward,
+                         MotionBoundaries boundaries = MotionBoundaries::excluded);
+
+// Two frames across a scene cut: no motion relates them, so a flow between them means nothing.
+// True when fewer than kCutVisible of the pixels pass `mask` and those that do still differ by more
+// than kCutMismatch grey levels (mean absolute difference) after warping `to_gray` onto
+// `from_gray` along `forward` (from -> to). Measured on the opencv-doc clips at 256 px: cuts keep
+// 4-13% of the pixels at 10-61 grey levels, other pairs >= 53% at <= 9.
+inline constexpr double kCutVisible = 0.3, kCutMismatch = 5.0;
+bool is_scene_cut(const cv::Mat& from_gray, const cv::Mat& to_gray, const cv::Mat& forward, const cv::Mat& mask);
 
 }  // namespace nst

@@ -23,10 +23,16 @@ cv::Mat TemporalBlend::apply(const cv::Mat& input_bgr, const cv::Mat& stylized_b
     output = stylized;
   } else {
     const cv::Mat to_previous = flow_(gray, previous_gray_), from_previous = flow_(previous_gray_, gray);
-    cv::Mat weight = consistency_mask(to_previous, from_previous) * amount_;
-    cv::cvtColor(weight, weight, cv::COLOR_GRAY2BGR);
-    const cv::Mat warped = warp_by_flow(previous_output_, to_previous);
-    output = stylized + weight.mul(warped - stylized);
+    const cv::Mat mask = consistency_mask(to_previous, from_previous, MotionBoundaries::kept);
+    if (is_scene_cut(gray, previous_gray_, to_previous, mask)) {
+      output = stylized;
+      ++cuts_;
+    } else {
+      cv::Mat weight = mask * amount_;
+      cv::cvtColor(weight, weight, cv::COLOR_GRAY2BGR);
+      const cv::Mat warped = warp_by_flow(previous_output_, to_previous);
+      output = stylized + weight.mul(warped - stylized);
+    }
   }
   previous_gray_ = gray.clone();  // callers may refill their frame buffers in place
   previous_output_ = output;

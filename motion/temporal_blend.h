@@ -3,8 +3,9 @@
 // the previous output warped onto it along the input's optical flow (DIS, fast preset), only where
 // the forward-backward check says the pixel is visible in both frames:
 //   out_t = s_t + A * m_t * (warp(out_{t-1}) - s_t)
-// (s_t the frame stylized alone, m_t the consistency mask). The recursion makes strokes follow
-// the motion; occluded and newly visible regions take the fresh stylization.
+// (s_t the frame stylized alone, m_t the forward-backward consistency mask, motion boundaries kept:
+// see consistency_mask). The recursion makes strokes follow the motion; occluded and newly visible
+// regions take the fresh stylization, and after a scene cut (is_scene_cut) the whole frame does.
 #pragma once
 #include <opencv2/core.hpp>
 
@@ -22,13 +23,14 @@ class TemporalBlend {
 
   double seconds() const { return seconds_; }  // total time spent in apply (flow, mask, warp, blend)
   int64_t frames() const { return frames_; }
+  int64_t scene_cuts() const { return cuts_; }  // frames that started afresh after a scene cut
 
  private:
   double amount_;
   OpticalFlow flow_{FlowQuality::fast};
   cv::Mat previous_gray_, previous_output_;  // previous_output_: CV_32FC3, unrounded
   double seconds_ = 0;
-  int64_t frames_ = 0;
+  int64_t frames_ = 0, cuts_ = 0;
 };
 
 }  // namespace nst

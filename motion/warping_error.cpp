@@ -39,10 +39,14 @@ void WarpingErrorMeter::add(const cv::Mat& input_bgr, const std::vector<cv::Mat>
   if (!previous_gray_.empty()) {
     const cv::Mat forward = flow_(previous_gray_, gray), backward = flow_(gray, previous_gray_);
     const cv::Mat mask = consistency_mask(forward, backward);
-    for (size_t v = 0; v < sums_.size(); ++v)
-      sums_[v] += masked_mse(previous_stylized_[v], warp_by_flow(stylized_bgr[v], forward), mask);
-    visible_sum_ += cv::sum(mask)[0] / static_cast<double>(mask.total());
-    ++pairs_;
+    if (is_scene_cut(previous_gray_, gray, forward, mask)) {
+      ++cuts_;
+    } else {
+      for (size_t v = 0; v < sums_.size(); ++v)
+        sums_[v] += masked_mse(previous_stylized_[v], warp_by_flow(stylized_bgr[v], forward), mask);
+      visible_sum_ += cv::sum(mask)[0] / static_cast<double>(mask.total());
+      ++pairs_;
+    }
   }
   previous_gray_ = gray.clone();
   // Deep copies: VideoCapture::read refills the caller's Mat in place, which would overwrite them.
@@ -81,8 +85,10 @@ ClipWarpingError measure_warping_error(const std::string& input, const std::vect
     ++result.frames;
   }
   if (result.frames < 2) throw path_error(input, "fewer than two frames to compare");
+  if (meter.pairs() == 0) throw path_error(input, "every pair of frames is a scene cut: nothing to compare");
   result.errors = meter.errors();
   result.pairs = meter.pairs();
+  result.scene_cuts = meter.scene_cuts();
   result.visible_fraction = meter.visible_fraction();
   return result;
 }

@@ -2,7 +2,9 @@
 // consecutive frames, the optical flow between the *input* frames (DIS, medium preset) warps
 // stylized frame t onto frame t-1, and the squared difference on the 0..1 scale is averaged over
 // the pixels visible in both frames (consistency_mask) and the three channels; the clip's error is
-// the mean over pairs. Several stylized versions of one clip share the flows, so comparing a model
+// the mean over pairs. Pairs across a scene cut (is_scene_cut) are left out and counted: no motion
+// relates them, so there is nothing a stable stylization could keep (Megamind.avi has two in its
+// first 100 frames, which were 30% of its per-frame error). Several stylized versions of one clip share the flows, so comparing a model
 // with a per-frame baseline costs one flow computation.
 #pragma once
 #include <opencv2/core.hpp>
@@ -27,13 +29,14 @@ class WarpingErrorMeter {
   void add(const cv::Mat& input_bgr, const std::vector<cv::Mat>& stylized_bgr);
 
   std::vector<double> errors() const;        // per version: mean over pairs (0 before two frames)
-  int64_t pairs() const { return pairs_; }
+  int64_t pairs() const { return pairs_; }   // pairs measured (scene cuts not included)
+  int64_t scene_cuts() const { return cuts_; }
   double visible_fraction() const;           // mean share of pixels the mask kept
 
  private:
   OpticalFlow flow_{FlowQuality::medium};
   std::vector<double> sums_;
-  int64_t pairs_ = 0;
+  int64_t pairs_ = 0, cuts_ = 0;
   double visible_sum_ = 0;
   cv::Mat previous_gray_;
   std::vector<cv::Mat> previous_stylized_;
@@ -41,7 +44,7 @@ class WarpingErrorMeter {
 
 struct ClipWarpingError {
   std::vector<double> errors;  // per stylized video, in the order given
-  int64_t frames = 0, pairs = 0;
+  int64_t frames = 0, pairs = 0, scene_cuts = 0;
   double visible_fraction = 0;
 };
 

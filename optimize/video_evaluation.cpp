@@ -47,6 +47,7 @@ nlohmann::json evaluate_video(const std::string& content, const std::string& sty
                            {"stylized", stylized},
                            {"frames", clip.frames},
                            {"pairs", clip.pairs},
+                           {"scene_cuts", clip.scene_cuts},
                            {"visible_fraction", clip.visible_fraction},
                            {"warping_error", clip.errors[0]}};
   if (!options.baseline().empty()) {
@@ -65,10 +66,11 @@ nlohmann::json evaluate_video(const std::string& content, const std::string& sty
 
 std::string video_summary(const nlohmann::json& result) {
   std::ostringstream out;
-  char line[160];
-  std::snprintf(line, sizeof line, "warping error %.6g over %lld frame pairs (%.0f%% of pixels visible in both frames)\n",
+  char line[200];
+  std::snprintf(line, sizeof line,
+                "warping error %.6g over %lld frame pairs (%.0f%% of pixels visible in both frames; %lld scene cut(s) left out)\n",
                 result["warping_error"].get<double>(), static_cast<long long>(result["pairs"].get<int64_t>()),
-                100 * result["visible_fraction"].get<double>());
+                100 * result["visible_fraction"].get<double>(), static_cast<long long>(result.value("scene_cuts", int64_t{0})));
   out << line;
   if (result.contains("baseline")) {
     std::snprintf(line, sizeof line, "baseline %.6g; ratio %.3f\n", result["baseline_warping_error"].get<double>(),

@@ -53,8 +53,8 @@ stylize() {
 }
 
 echo "## $(date -u +%FT%TZ), load average $(cut -d' ' -f1-3 /proc/loadavg), $(nproc) cores; FRAMES=$frames MAX_SIZE=$max_size BLEND=$blend THREADS=$threads"
-printf "| clip | variant | warping error | ratio | s/frame | extra time | blend ms/frame | content | style |\n"
-printf "| --- | --- | --- | --- | --- | --- | --- | --- | --- |\n"
+printf "| clip | variant | warping error | ratio | pairs (cuts) | s/frame | extra time | blend ms/frame | content | style |\n"
+printf "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |\n"
 for clip in $clips; do
   [ -f "$clip" ] || die "$clip not found (apt-get install opencv-doc)"
   base=$(basename "${clip%.*}")
@@ -77,7 +77,7 @@ import json, sys
 r = json.loads(sys.argv[1]); base, name, s, s0, blend_ms = sys.argv[2:7]
 s, s0 = float(s), float(s0)
 extra = (float(blend_ms) / 1000 / s0) if blend_ms else (s / s0 - 1)
-print(f"| {base} | {name} | {r['warping_error']:.5f} | {r['ratio']:.3f} | {s:.3f} | {100 * extra:+.1f}% | "
+print(f"| {base} | {name} | {r['warping_error']:.5f} | {r['ratio']:.3f} | {r['pairs']} ({r.get('scene_cuts', 0)}) | {s:.3f} | {100 * extra:+.1f}% | "
       f"{blend_ms or '-'} | {r['losses']['content']:.4g} | {r['losses']['style']:.4g} |")
 PY
   done

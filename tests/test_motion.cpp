@@ -97,6 +97,37 @@ TEST(Motion, ConsistencyMaskKeepsAgreeingFlowsInsideTheFrame) {
   EXPECT_EQ(cv::sum(at_boundary.colRange(14, 16))[0], 0);
   EXPECT_EQ(cv::sum(at_boundary.colRange(2, 13))[0], 20 * 11);
   EXPECT_EQ(cv::sum(at_boundary.colRange(17, 28))[0], 20 * 11);
+  // The temporal blend keeps motion boundaries (DIS fast's patch seams would otherwise be dropped).
+  const cv::Mat kept = consistency_mask(boundary, constant_flow(20, 30, 0, 0), MotionBoundaries::kept);
+  EXPECT_EQ(cv::sum(kept.colRange(0, 30))[0], 20 * 30);
+}
+
+// Blurred noise: a texture that no shift of textured_frame resembles (a scene cut between them).
+cv::Mat noise_frame(int height, int width, uint64_t seed) {
+  cv::Mat frame(height, width, CV_8UC3);
+  cv::RNG rng(seed);
+  rng.fill(frame, cv::RNG::UNIFORM, 0, 256);
+  cv::GaussianBlur(frame, frame, cv::Size(0, 0), 2.0);
+  cv::normalize(frame, frame, 0, 255, cv::NORM_MINMAX);
+  return frame;
+}
+
+TEST(Motion, SceneCutsAreToldFromMotion) {
+  const cv::Mat a = textured_frame(72, 96), moved = textured_frame(72, 96, 2, 1), other = noise_frame(72, 96, 5);
+  OpticalFlow flow(FlowQuality::medium);
+  auto cut = [&](const cv::Mat& from, const cv::Mat& to) {
+    const cv::Mat forward = flow(to_gray(from), to_gray(to)), backward = flow(to_gray(to), to_gray(from));
+    return is_scene_cut(to_gray(from), to_gray(to), forward, consistency_mask(forward, backward));
+  };
+  EXPECT_FALSE(cut(a, a));
+  EXPECT_FALSE(cut(a, moved));
+  EXPECT_TRUE(cut(a, other));
+  EXPECT_TRUE(cut(other, a));
+  // Few visible pixels alone are no cut when those match (a large occlusion).
+  const cv::Mat few(72, 96, CV_32F, cv::Scalar(0));
+  few(cv::Rect(0, 0, 10, 10)).setTo(1);
+  EXPECT_FALSE(is_scene_cut(to_gray(a), to_gray(a), constant_flow(72, 96, 0, 0), few));
+  EXPECT_TRUE(is_scene_cut(to_gray(a), to_gray(other), constant_flow(72, 96, 0, 0), few));
 }
 
 TEST(Motion, MaskedMseIsTheMeanOverVisiblePixelsAndChannels) {
@@ -127,6 +158,19 @@ TEST(WarpingError, StaticClipHasZeroError) {
   EXPECT_EQ(meter.pairs(), 3);
   EXPECT_EQ(meter.errors()[0], 0.0);
   EXPECT_GT(meter.visible_fraction(), 0.99);
+}
+
+// A scene cut in the clip: the pair across it is counted, not measured.
+TEST(WarpingError, PairsAcrossASceneCutAreLeftOut) {
+  const std::vector<cv::Mat> input = {textured_frame(72, 96), textured_frame(72, 96, 1, 0), noise_frame(72, 96, 5),
+                                      noise_frame(72, 96, 5)};
+  std::vector<cv::Mat> stylized;
+  for (const auto& frame : input) stylized.push_back(255 - frame);
+  WarpingErrorMeter meter(1);
+  for (size_t t = 0; t < input.size(); ++t) meter.add(input[t], {stylized[t]});
+  EXPECT_EQ(meter.scene_cuts(), 1);
+  EXPECT_EQ(meter.pairs(), 2);
+  EXPECT_LT(meter.errors()[0], 5e-4);  // what is left follows the motion
 }
 
 TEST(WarpingError, InjectedFlickerAddsTheErrorItPredicts) {
@@ -160,6 +204,19 @@ TEST(TemporalBlend, ReducesFlickerAndPassesTheFirstFrame) {
   EXPECT_EQ(blend.frames(), 8);
   EXPECT_GT(blend.seconds(), 0);
   EXPECT_CONTAINS(test::error_of([] { TemporalBlend bad(1.0); }), "--temporal-blend");
+}
+
+TEST(TemporalBlend, StartsAfreshAfterASceneCut) {
+  const std::vector<cv::Mat> input = {textured_frame(72, 96), textured_frame(72, 96, 1, 0), noise_frame(72, 96, 5)};
+  const std::vector<cv::Mat> stylized = {cv::Mat(72, 96, CV_8UC3, cv::Scalar(40, 80, 120)),
+                                         cv::Mat(72, 96, CV_8UC3, cv::Scalar(60, 100, 140)),
+                                         cv::Mat(72, 96, CV_8UC3, cv::Scalar(200, 10, 90))};
+  TemporalBlend blend(0.7);
+  blend.apply(input[0], stylized[0]);
+  const cv::Mat second = blend.apply(input[1], stylized[1]);
+  EXPECT_GT(cv::norm(second, stylized[1], cv::NORM_INF), 5);  // blended with the first frame
+  EXPECT_EQ(cv::norm(blend.apply(input[2], stylized[2]), stylized[2], cv::NORM_INF), 0);  // nothing of the old scene
+  EXPECT_EQ(blend.scene_cuts(), 1);
 }
 
 void write_clip(const std::string& path, const std::vector<cv::Mat>& frames) {
