@@ -9,6 +9,7 @@
 #include "core/runtime.h"
 #include "data/image_io.h"
 #include "infer/stylizer.h"
+#include "infer/tiling.h"
 
 namespace nst {
 namespace {
@@ -30,22 +31,21 @@ class FixedStatistics {
   TransformerNet net_;
 };
 
-// One axis of the tiling, in the padded frame: the core [core_begin, core_end) and its tile with
-// context [tile_begin, tile_end), all multiples of 4 (the padded side is one too).
-struct Span {
-  int64_t core_begin, core_end, tile_begin, tile_end;
-};
+}  // namespace
 
-std::vector<Span> spans(int64_t padded, int64_t core, int64_t margin) {
-  std::vector<Span> result;
-  for (int64_t begin = 0; begin < padded; begin += core) {
-    const int64_t end = std::min(padded, begin + core);
-    result.push_back({begin, end, std::max<int64_t>(0, begin - margin), std::min(padded, end + margin)});
+// Every tile has the same shape, so the allocator hands the same blocks to tile after tile instead
+// of growing the heap with blocks of edge-tile sizes (docs/inference.md, "Huge images").
+std::vector<TileSpan> tile_spans(int64_t padded, int64_t core, int64_t margin) {
+  const int64_t count = (padded + core - 1) / core;
+  const int64_t even = ((padded + count - 1) / count + kMultiple - 1) / kMultiple * kMultiple;
+  const int64_t length = std::min(padded, even + 2 * margin);
+  std::vector<TileSpan> result;
+  for (int64_t begin = 0; begin < padded; begin += even) {
+    const int64_t tile_begin = std::max<int64_t>(0, std::min(begin - margin, padded - length));
+    result.push_back({begin, std::min(padded, begin + even), tile_begin, tile_begin + length});
   }
   return result;
 }
-
-}  // namespace
 
 int64_t Stylizer::tile_core(int64_t height, int64_t width, int64_t image_bytes) const {
   if (options_.tile() > 0) return std::max(height, width) > options_.tile() ? options_.tile() / kMultiple * kMultiple : 0;
@@ -87,8 +87,8 @@ void Stylizer::stylize_tiles(int64_t height, int64_t width, int64_t core, const 
   // The padded frame stylize_whole would use: the image sits at (top, left) in it.
   const int64_t padded_h = padded_side(height, kMultiple, kMinSide), padded_w = padded_side(width, kMultiple, kMinSide);
   const int64_t top = (padded_h - height) / 2, left = (padded_w - width) / 2;
-  for (const Span& rows : spans(padded_h, core, margin)) {
-    for (const Span& cols : spans(padded_w, core, margin)) {
+  for (const TileSpan& rows : tile_spans(padded_h, core, margin)) {
+    for (const TileSpan& cols : tile_spans(padded_w, core, margin)) {
       // The tile's part inside the image, and the padding that rebuilds the rest of the frame.
       const int64_t y0 = std::max<int64_t>(0, rows.tile_begin - top), y1 = std::min(height, rows.tile_end - top);
       const int64_t x0 = std::max<int64_t>(0, cols.tile_begin - left), x1 = std::min(width, cols.tile_end - left);

@@ -3,8 +3,11 @@
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
 
+#include <tuple>
+
 #include "data/image_io.h"
 #include "infer/stylizer.h"
+#include "infer/tiling.h"
 #include "nets/model_file.h"
 #include "test_support.h"
 
@@ -104,6 +107,29 @@ TEST(Tiles, ThumbnailStatisticsLeaveNoSeams) {
   // The thumbnail's statistics are not the full image's: without them the result differs.
   net->use_norm_statistics({});
   EXPECT_GT(max_abs(net(content.unsqueeze(0)).squeeze(0).clamp(0, 255), tiled), 1.0);
+}
+
+// Equal tiles (one shape for the allocator to reuse), each core with its full context or the frame edge.
+TEST(Tiles, SpansCoverTheFrameWithTilesOfOneLength) {
+  for (const auto& [padded, core, margin] : std::vector<std::tuple<int64_t, int64_t, int64_t>>{
+           {8000, 768, 60}, {6000, 768, 60}, {100, 64, 60}, {256, 64, 20}, {300, 512, 60}, {132, 128, 8}}) {
+    const auto spans = tile_spans(padded, core, margin);
+    ASSERT_FALSE(spans.empty());
+    EXPECT_EQ(static_cast<int64_t>(spans.size()), (padded + core - 1) / core) << padded << " " << core;
+    int64_t covered = 0;
+    for (const TileSpan& span : spans) {
+      EXPECT_EQ(span.core_begin, covered);
+      EXPECT_LE(span.core_end - span.core_begin, core);
+      EXPECT_EQ(span.tile_end - span.tile_begin, spans.front().tile_end - spans.front().tile_begin);
+      EXPECT_EQ(span.tile_begin % 4, 0);
+      EXPECT_GE(span.tile_begin, 0);
+      EXPECT_LE(span.tile_end, padded);
+      EXPECT_TRUE(span.tile_begin == 0 || span.core_begin - span.tile_begin >= margin) << span.core_begin;
+      EXPECT_TRUE(span.tile_end == padded || span.tile_end - span.core_end >= margin) << span.core_end;
+      covered = span.core_end;
+    }
+    EXPECT_EQ(covered, padded);
+  }
 }
 
 TEST(Tiles, ChosenAutomaticallyWhenTheWholeImageWouldNotFit) {
