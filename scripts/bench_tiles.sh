@@ -5,7 +5,8 @@
 # neighbouring-pixel steps across tile seams against those inside tiles.
 #   scripts/bench_tiles.sh [MODEL]   (default: models/starry_night.safetensors)
 # Environment: BUILD_DIR (default build), THREADS (0 = all cores), PRECISION (fp32), SIZES (whole
-# vs --tile $TILE; default 1024x768,2048x1536,3200x2400), TILE (default 768), BIG (default 8000x6000).
+# vs --tile $TILE; default 1024x768,2048x1536,3200x2400), TILE (default 768), BIG (default 8000x6000;
+# none: skip it).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 build=${BUILD_DIR:-build}
@@ -62,6 +63,7 @@ print(max(hi for lo, hi in d.getextrema()), '/', '%.3f' % (sum(ImageStat.Stat(d)
 done
 
 big=${BIG:-8000x6000}
+[[ "$big" == none ]] && exit 0
 make_photo "${big%x*}" "${big#*x}" "$work/big.jpg"
 read -r big_s big_gib < <(measure --input "$work/big.jpg" --output "$work/big_out.jpg")
 echo "| $big | (does not fit) | | $big_s | $big_gib | tiles chosen automatically |"

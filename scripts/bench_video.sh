@@ -13,7 +13,8 @@
 # /tmp, kept), STABLE_BLEND (1: also STABLE with --temporal-blend), REUSE (1: keep the outputs and
 # timings a previous run left in WORK, e.g. to add STABLE later). Outputs are written losslessly
 # (FFV1 in .mkv) so codec noise does not count as flicker.
-# Wall times are disturbed by other load: the script prints the load average; compare within one run.
+# Wall times are disturbed by other load: the script prints the load average and each run's CPU time per
+# frame (user + system), which the extra time is computed from; compare within one run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 die() { echo "bench_video: error: $*" >&2; exit 1; }
@@ -39,22 +40,21 @@ PY
 )
 [ -f "$style" ] || die "$model: its style image $style is not here"
 
-# stylize NAME MODEL [ARGS...]: writes $work/CLIP_NAME.mkv; prints the seconds per frame.
+# stylize NAME MODEL [ARGS...]: writes $work/CLIP_NAME.mkv; prints "WALL CPU": the wall and the CPU
+# (user + system, all threads) seconds per frame of the whole nst-infer run.
 stylize() {
   local clip=$1 name=$2 net=$3; shift 3
   local out="$work/$(basename "${clip%.*}")_$name.mkv" log="$work/$(basename "${clip%.*}")_$name.log"
-  local start end
   if [ "${REUSE:-0}" = 1 ] && [ -f "$out" ] && [ -f "$log.seconds" ]; then cat "$log.seconds"; return; fi
-  start=$(date +%s.%N)
-  "$bin/nst-infer" --model "$net" --input "$clip" --output "$out" --max-frames "$frames" --max-size "$max_size" \
+  /usr/bin/time -f "%e %U %S" -o "$log.time" \
+    "$bin/nst-infer" --model "$net" --input "$clip" --output "$out" --max-frames "$frames" --max-size "$max_size" \
     --threads "$threads" --fourcc FFV1 "$@" 2>"$log" || { cat "$log" >&2; die "nst-infer failed on $clip"; }
-  end=$(date +%s.%N)
-  echo "$start $end $frames" | awk '{printf "%.4f", ($2 - $1) / $3}' | tee "$log.seconds"
+  awk -v n="$frames" '{printf "%.4f %.4f", $1 / n, ($2 + $3) / n}' "$log.time" | tee "$log.seconds"
 }
 
 echo "## $(date -u +%FT%TZ), load average $(cut -d' ' -f1-3 /proc/loadavg), $(nproc) cores; FRAMES=$frames MAX_SIZE=$max_size BLEND=$blend THREADS=$threads"
-printf "| clip | variant | warping error | ratio | pairs (cuts) | s/frame | extra time | blend ms/frame | content | style |\n"
-printf "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |\n"
+printf "| clip | variant | warping error | ratio | pairs (cuts) | s/frame | CPU s/frame | extra CPU time | blend ms/frame | content | style |\n"
+printf "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |\n"
 for clip in $clips; do
   [ -f "$clip" ] || die "$clip not found (apt-get install opencv-doc)"
   base=$(basename "${clip%.*}")
@@ -74,15 +74,16 @@ for clip in $clips; do
     blend_ms=$(grep -o 'temporal blend [0-9.]* ms/frame' "$work/${base}_$name.log" | awk '{print $3}' || true)
     /usr/bin/python3 - "$json" "$base" "$name" "${seconds[$name]}" "${seconds[per_frame]}" "${blend_ms:-}" <<'PY'
 import json, sys
-r = json.loads(sys.argv[1]); base, name, s, s0, blend_ms = sys.argv[2:7]
-s, s0 = float(s), float(s0)
-extra = (float(blend_ms) / 1000 / s0) if blend_ms else (s / s0 - 1)
-print(f"| {base} | {name} | {r['warping_error']:.5f} | {r['ratio']:.3f} | {r['pairs']} ({r.get('scene_cuts', 0)}) | {s:.3f} | {100 * extra:+.1f}% | "
+r = json.loads(sys.argv[1]); base, name, times, times0, blend_ms = sys.argv[2:7]
+(s, cpu), cpu0 = map(float, times.split()), float(times0.split()[1])
+extra = cpu / cpu0 - 1
+print(f"| {base} | {name} | {r['warping_error']:.5f} | {r['ratio']:.3f} | {r['pairs']} ({r.get('scene_cuts', 0)}) | {s:.3f} | {cpu:.3f} | {100 * extra:+.1f}% | "
       f"{blend_ms or '-'} | {r['losses']['content']:.4g} | {r['losses']['style']:.4g} |")
 PY
   done
   unset seconds
 done
 echo
-echo "extra time: for blends, the blend's own time (flows, mask, warp) over the per-frame time; otherwise the wall"
-echo "time per frame over the per-frame run's. Outputs and JSON: $work"
+echo "extra CPU time: CPU seconds per frame (user + system of the whole run) over the per-frame run's; wall times"
+echo "move with the machine's load, CPU times much less. blend ms/frame: the blend's own wall time (flows, mask,"
+echo "warp, blend) from nst-infer's summary. pairs (cuts): frame pairs measured and scene cuts left out. Outputs and JSON: $work"
