@@ -3,6 +3,7 @@
 #pragma once
 #include <torch/torch.h>
 
+#include <optional>
 #include <string>
 
 #include "core/choices.h"
@@ -11,6 +12,11 @@ namespace nst {
 
 enum class Precision { fp32, bf16 };
 inline const Choices<Precision> kPrecisionChoices{{"fp32", Precision::fp32}, {"bf16", Precision::bf16}};
+
+// A precision setting that may also say "auto" (choose by measurement, data/precision_cache.h):
+// nullopt stands for auto.
+inline const Choices<std::optional<Precision>> kPrecisionSettingChoices{
+    {"auto", std::nullopt}, {"fp32", Precision::fp32}, {"bf16", Precision::bf16}};
 
 torch::ScalarType dtype_of(Precision precision);
 

@@ -15,6 +15,9 @@
 #include "core/runtime.h"
 #include "core/tool.h"
 #include "data/image_io.h"
+#include "data/precision_cache.h"
+#include "infer/conv_peak.h"
+#include "infer/precision_auto.h"
 #include "infer/stylizer.h"
 #include "nets/model_file.h"
 
@@ -61,17 +64,6 @@ nst::TransformerNet random_net() {
   return net;
 }
 
-nst::TransformerNet copy_of(nst::TransformerNet& net) {
-  nst::TransformerNet copy(net->options());
-  torch::NoGradGuard no_grad;
-  auto from = net->named_parameters();
-  for (auto& item : copy->named_parameters()) item.value().copy_(from[item.key()]);
-  auto buffers = net->named_buffers();
-  for (auto& item : copy->named_buffers()) item.value().copy_(buffers[item.key()]);
-  copy->eval();
-  return copy;
-}
-
 double now_seconds(bool cpu_time) {
   timespec t;
   clock_gettime(cpu_time ? CLOCK_PROCESS_CPUTIME_ID : CLOCK_MONOTONIC, &t);
@@ -97,13 +89,20 @@ void make_images(const cv::Mat& photo, const std::string& source_dir, const std:
   std::cerr << "nst-bench-infer: wrote " << count << " JPEGs of " << side << "x" << side << " to " << images_dir << "\n";
 }
 
+// fp32 or bf16; "auto" = what nst-infer would choose for this input (cached per machine).
+nst::Precision parse_precision(nst::TransformerNet& net, const std::string& text, const torch::Tensor& input) {
+  const auto setting = nst::kPrecisionSettingChoices.parse(text, "--precisions entry");
+  if (setting) return *setting;
+  return nst::resolve_inference_precision(net, torch::kCPU, cv::Size(input.size(2), input.size(1)), std::cerr);
+}
+
 // Median seconds of `repeats` stylizations (after a warm-up run) and the last output, rounded to 8 bits.
 std::pair<double, torch::Tensor> time_stylization(nst::TransformerNet& net, const std::string& precision,
                                                   const torch::Tensor& input, int repeats, bool cpu_time) {
   nst::StylizeOptions options;
   const bool autocast = precision == "bf16-autocast";  // fp32 weights under bf16 autocast
-  options.precision(autocast ? nst::Precision::fp32 : nst::kPrecisionChoices.parse(precision, "--precisions entry"));
-  nst::Stylizer stylizer(copy_of(net), torch::kCPU, options);
+  options.precision(autocast ? nst::Precision::fp32 : parse_precision(net, precision, input));
+  nst::Stylizer stylizer(nst::copy_net(net), torch::kCPU, options);
   nst::AutocastScope scope(autocast ? nst::Precision::bf16 : nst::Precision::fp32, torch::kCPU);
   std::vector<double> times;
   torch::Tensor output;
@@ -115,6 +114,30 @@ std::pair<double, torch::Tensor> time_stylization(nst::TransformerNet& net, cons
   }
   std::sort(times.begin(), times.end());
   return {times[times.size() / 2], output.round()};  // errors as the user sees them: 8-bit values
+}
+
+// --peak: the net's convolution GFLOP/s at each size and precision against the same convolutions
+// timed alone in oneDNN's blocked layout (infer/conv_peak.h).
+void print_peak_table(nst::TransformerNet& net, const std::vector<std::string>& sizes, const std::vector<std::string>& precisions,
+                      const cv::Mat& photo, int repeats) {
+  std::cout << "\n| size | precision | net s/img | net conv GFLOP/s | conv peak GFLOP/s | share of peak |\n|---|---|---|---|---|---|\n";
+  for (const auto& size_text : sizes) {
+    const cv::Size size = parse_size(size_text);
+    const auto input = nst::mat_to_tensor(photo_of_size(photo, size));
+    const auto shapes = nst::conv_shapes(net->options(), (size.height + 3) / 4 * 4, (size.width + 3) / 4 * 4);
+    for (const auto& text : precisions) {
+      if (text == "bf16-autocast") continue;  // same convolutions as bf16
+      const nst::Precision precision = parse_precision(net, text, input);
+      const double seconds = time_stylization(net, nst::kPrecisionChoices.name(precision), input, repeats, false).first;
+      const nst::ConvPeak peak = nst::measure_conv_peak(shapes, precision, repeats);
+      const double net_gflops = nst::total_flops(shapes) / seconds * 1e-9;
+      char row[200];
+      std::snprintf(row, sizeof row, "| %s | %s%s | %.3f | %.1f | %.1f | %.0f%% |\n", size_text.c_str(), text.c_str(),
+                    text == "auto" ? (" (" + nst::kPrecisionChoices.name(precision) + ")").c_str() : "", seconds,
+                    net_gflops, peak.gflops(), 100 * net_gflops / peak.gflops());
+      std::cout << row << std::flush;
+    }
+  }
 }
 
 // One markdown row: the median time per precision, then each precision's error against the first.
@@ -144,10 +167,14 @@ int main(int argc, char** argv) {
     std::string photo_path = "/usr/share/doc/opencv-doc/examples/data/fruits.jpg", save_model_path, images_dir,
                 source_dir;
     int repeats = 5, threads = 0, count = 100, side = 512;
-    bool cpu_time = false;
+    bool cpu_time = false, peak = false;
     app.add_option("--model", model_path, "Model file (empty = default architecture with random weights)");
     app.add_option("--sizes", sizes, "Comma-separated WxH sizes");
-    app.add_option("--precisions", precisions, "Comma-separated: fp32, bf16 (bf16 weights), bf16-autocast");
+    app.add_option("--precisions", precisions,
+                   "Comma-separated: fp32, bf16 (bf16 weights), bf16-autocast, auto (what nst-infer picks here)");
+    app.add_flag("--peak", peak,
+                 "Also time the net's convolutions alone in oneDNN's blocked layout per size and precision (auto = the "
+                 "chosen one) and print the net's GFLOP/s as a share of that peak");
     app.add_option("--repeats", repeats, "Timed runs per size (after one warm-up)")->check(CLI::PositiveNumber);
     nst::add_threads_option(app, threads);
     app.add_flag("--cpu-time", cpu_time,
@@ -172,6 +199,7 @@ int main(int argc, char** argv) {
       return 0;
     }
 
+    std::cout << "# CPU: " << nst::machine_fingerprint(torch::kCPU) << "\n";
     std::cout << "# " << (model_path.empty() ? "default TransformerNet, random weights" : model_path) << ", "
               << used_threads << " threads, input " << fs::path(photo_path).filename().string()
               << " resized; median " << (cpu_time ? "process CPU time" : "wall time") << " of " << repeats
@@ -190,6 +218,7 @@ int main(int argc, char** argv) {
       for (const auto& precision : precision_list) results.push_back(time_stylization(net, precision, input, repeats, cpu_time));
       print_row(size_text, results);
     }
+    if (peak) print_peak_table(net, split(sizes), precision_list, photo, repeats);
     return 0;
   });
 }

@@ -1,9 +1,11 @@
 // nst-infer: applies a trained style model to an image, a directory of images or a video.
 #include <CLI/CLI.hpp>
 #include <opencv2/imgcodecs.hpp>
+#include <opencv2/videoio.hpp>
 
 #include <chrono>
 #include <filesystem>
+#include <fstream>
 #include <iostream>
 
 #include "core/command_line.h"
@@ -14,6 +16,7 @@
 #include "core/tool.h"
 #include "data/image_io.h"
 #include "infer/folder_job.h"
+#include "infer/precision_auto.h"
 #include "infer/stylizer.h"
 #include "infer/video_job.h"
 #include "nets/model_file.h"
@@ -57,6 +60,35 @@ int stylize_one_image(nst::Stylizer& stylizer, const std::string& input, std::st
   return 0;
 }
 
+// The size of a typical input after --scale/--max-size, for precision auto: the image itself, a
+// video's frame size, or the first image of a folder or list (unreadable: 512 px, a common size).
+cv::Size typical_size(const std::string& input, const std::string& input_list, bool folder, bool video,
+                      const nst::StylizeOptions& style) {
+  std::string image = input;
+  if (folder) {
+    image.clear();
+    for (const auto& entry : fs::recursive_directory_iterator(input, fs::directory_options::skip_permission_denied))
+      if (entry.is_regular_file() && nst::has_image_extension(entry.path().string())) {
+        image = entry.path().string();
+        break;
+      }
+  } else if (!input_list.empty()) {
+    std::ifstream list(input_list);
+    std::getline(list, image);
+    if (!image.empty()) image = (fs::path(input_list).parent_path() / image).string();
+  }
+  cv::Size size(512, 512);
+  if (video) {
+    cv::VideoCapture capture(input);
+    const int w = static_cast<int>(capture.get(cv::CAP_PROP_FRAME_WIDTH)), h = static_cast<int>(capture.get(cv::CAP_PROP_FRAME_HEIGHT));
+    if (w > 0 && h > 0) size = cv::Size(w, h);
+  } else if (!image.empty()) {
+    const cv::Mat pixels = cv::imread(image, cv::IMREAD_COLOR);
+    if (!pixels.empty()) size = pixels.size();
+  }
+  return nst::target_size(size.height, size.width, style);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -66,7 +98,7 @@ int main(int argc, char** argv) {
         "with a trained style model.",
         "nst-infer"};
     app.option_defaults()->always_capture_default();
-    std::string model_path, input, input_list, output, device = "auto", precision = "fp32", shard;
+    std::string model_path, input, input_list, output, device = "auto", precision = "auto", shard;
     nst::StylizeOptions style;
     nst::OutputOptions out;
     int threads = 0;
@@ -87,7 +119,9 @@ int main(int argc, char** argv) {
     app.add_flag("--preserve-color", style.preserve_color(), "Keep the content's colours; take only luminance from the style (default: off)");
     app.add_option("--strength", style.strength(), "Blend with the content: 0 = content, 1 = fully stylized")
         ->check(CLI::Range(0.0, 1.0));
-    app.add_option("--precision", precision, "fp32, or bf16 (faster on CPUs with AVX512-BF16; see docs/inference.md)");
+    app.add_option("--precision", precision,
+                   "auto (the faster on this machine, timed once and cached in $XDG_CACHE_HOME/nst), fp32 or bf16 "
+                   "(see docs/inference.md)");
     app.add_option("--tile", style.tile(),
                    "Stylize images larger than N pixels in N x N tiles sharing one set of instance-norm statistics "
                    "(0 = only when the whole image would not fit in memory; >= 64)");
@@ -112,7 +146,9 @@ int main(int argc, char** argv) {
                    "see docs/inference.md)")
         ->check(CLI::Range(0.0, 0.99));
     if (auto status = nst::parse_command_line(app, argc, argv, "nst-infer")) return *status;
-    style.precision(nst::kPrecisionChoices.parse(precision, "--precision"));
+    const auto explicit_precision = nst::kPrecisionSettingChoices.parse(precision, "--precision");
+    const bool auto_precision = !explicit_precision;
+    if (explicit_precision) style.precision(*explicit_precision);
     style.validate();  // before the model loads: option errors come first
     if (input.empty() && input_list.empty()) throw std::runtime_error("give --input PATH or --input-list FILE (see --help)");
     if (!shard.empty()) out.shard(nst::parse_shard(shard, "--shard"));
@@ -142,6 +178,9 @@ int main(int argc, char** argv) {
       std::cerr << "nst-infer: warning: " << warning << "\n";
     auto model = nst::load_model(model_path);
     for (const auto& warning : model.warnings) std::cerr << "nst-infer: warning: " << warning << "\n";
+    if (auto_precision)
+      style.precision(nst::resolve_inference_precision(
+          model.net, target, typical_size(input, input_list, folder, video, style), std::cerr));
     nst::Stylizer stylizer(model.net, target, style);
     nst::install_stop_handlers();
 

@@ -1,12 +1,17 @@
 #include "losses/style_objective.h"
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
+#include <memory>
 #include <stdexcept>
+
+#include <torch/cuda.h>
 
 #include "core/errors.h"
 #include "core/runtime.h"
 #include "data/image_io.h"
+#include "data/precision_cache.h"
 
 namespace nst {
 
@@ -15,6 +20,7 @@ std::string loss_defaults_yaml() {
 seed: 0               # seeds random loss-net weights ("random") and noise initialization
 device: auto          # auto | cpu | cuda | cuda:N
 threads: 0            # intra-op threads; 0 = all available cores
+precision: auto       # auto | fp32 | bf16 (autocast of the loss network; auto = the faster here, timed once)
 loss_network:
   name: vgg19         # vgg19 | vgg16 | squeezenet1_1
   weights: null       # safetensors file (see scripts/convert_torchvision_weights.py), or "random" (tests only)
@@ -45,11 +51,13 @@ ObjectiveOptions objective_options_from(const Config& config) {
   options.seed(static_cast<uint64_t>(config.get_int("seed")));
   options.device(config.get_string("device"));
   options.threads(config.get_int("threads"));
+  options.precision(kPrecisionSettingChoices.parse(config.get_string("precision"), "precision"));
   return options;
 }
 
 StyleObjective::StyleObjective(const ObjectiveOptions& options, std::vector<torch::Tensor> styles)
     : device_(pick_device(options.device())),
+      precision_(options.precision().value_or(Precision::fp32)),
       loss_(make_loss_network(options.loss(), options.seed(), device_), options.loss().weights()),
       styles_(std::move(styles)),
       blend_(style_blend_for(options.loss(), styles_.size())),
@@ -74,6 +82,7 @@ void StyleObjective::prepare(const torch::Tensor& content_rgb, int64_t height, i
   torch::NoGradGuard no_grad;
   content_ = resize_image(content_rgb, height, width).to(device_, torch::kFloat32);
   const std::string size_text = std::to_string(height) + "x" + std::to_string(width);
+  AutocastScope autocast(precision_, device_);
   try {
     content_targets_ = loss_.content_targets(network_input(to_variable(content_)));
     const int64_t side = std::max<int64_t>(1, std::llround(style_scale_ * std::max(height, width)));
@@ -99,6 +108,7 @@ void StyleObjective::prepare(const torch::Tensor& content_rgb, int64_t height, i
 }
 
 LossTerms StyleObjective::loss(const torch::Tensor& variable) {
+  AutocastScope autocast(precision_, device_);
   return loss_.compute(network_input(variable), content_targets_);
 }
 
@@ -107,6 +117,32 @@ LossTerms StyleObjective::score(const torch::Tensor& rgb) {
   TORCH_CHECK(rgb.dim() == 3 && rgb.size(1) == height() && rgb.size(2) == width(), "score: image of size ", rgb.sizes(),
               " but the objective was prepared for ", height(), "x", width());
   return loss(to_variable(rgb));
+}
+
+Precision resolve_objective_precision(const ObjectiveOptions& options, const std::vector<torch::Tensor>& styles,
+                                      const torch::Tensor& content, int64_t longest_side, const std::string& tool,
+                                      std::ostream& report) {
+  if (options.precision()) return *options.precision();
+  const int64_t side = std::min<int64_t>(longest_side, 256);
+  const auto [height, width] = fit_longest_side(content.size(1), content.size(2), side);
+  ObjectiveOptions trial = options;
+  std::map<Precision, std::unique_ptr<StyleObjective>> objectives;  // autocast is fixed per objective
+  auto time_run = [&](Precision precision) {
+    auto& objective = objectives[precision];
+    if (!objective) {
+      objective = std::make_unique<StyleObjective>(trial.precision(precision), styles);
+      objective->prepare(content, height, width);
+    }
+    auto variable = objective->to_variable(objective->content()).requires_grad_(true);
+    const auto start = std::chrono::steady_clock::now();
+    objective->loss(variable).total.backward();
+    if (objective->device().is_cuda()) torch::cuda::synchronize();
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  };
+  const std::string workload = tool + " loss network " + kLossNetworkChoices.name(options.loss().network()) +
+                               (options.preserve_color() ? " (luminance)" : "") + " at ~" +
+                               std::to_string(size_class(longest_side)) + " px";
+  return choose_precision(tool, "precision", workload, pick_device(options.device()), time_run, report);
 }
 
 }  // namespace nst

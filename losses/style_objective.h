@@ -6,10 +6,13 @@
 #include <torch/torch.h>
 
 #include <map>
+#include <optional>
+#include <ostream>
 #include <string>
 #include <vector>
 
 #include "config/config.h"
+#include "core/precision.h"
 #include "losses/loss_options.h"
 #include "losses/perceptual_loss.h"
 
@@ -27,6 +30,9 @@ struct ObjectiveOptions {
   TORCH_ARG(uint64_t, seed) = 0;            // seed
   TORCH_ARG(std::string, device) = "auto";  // device
   TORCH_ARG(int64_t, threads) = 0;          // threads (the tool configures them)
+  // precision: the loss network's passes in fp32 or under bf16 autocast (Gram matrices and losses
+  // stay fp32); nullopt = auto, which the tools resolve with resolve_objective_precision (fp32 if not).
+  TORCH_ARG(std::optional<Precision>, precision) = std::nullopt;
 };
 ObjectiveOptions objective_options_from(const Config& config);
 
@@ -60,6 +66,7 @@ class StyleObjective {
   torch::Tensor network_input(const torch::Tensor& variable) const;
 
   torch::Device device_;
+  Precision precision_;
   PerceptualLoss loss_;
   std::vector<torch::Tensor> styles_;
   std::vector<double> blend_;
@@ -69,5 +76,12 @@ class StyleObjective {
   std::map<std::string, torch::Tensor> content_targets_;
   int64_t style_side_ = -1;  // longest side the style targets were computed at
 };
+
+// precision: auto -> the faster of fp32 and bf16 for this loss network at about `longest_side` px
+// (a loss+gradient evaluation timed at up to 256 px, once per machine, cached: data/precision_cache.h),
+// reported as "TOOL: precision auto: ..."; an explicit precision is returned as it is.
+Precision resolve_objective_precision(const ObjectiveOptions& options, const std::vector<torch::Tensor>& styles,
+                                      const torch::Tensor& content, int64_t longest_side, const std::string& tool,
+                                      std::ostream& report);
 
 }  // namespace nst

@@ -178,4 +178,15 @@ torch::Tensor TransformerNetImpl::forward(const torch::Tensor& x) {
   return y;
 }
 
+TransformerNet copy_net(TransformerNet& net) {
+  TransformerNet copy(net->options());
+  torch::NoGradGuard no_grad;
+  auto parameters = net->named_parameters();
+  for (auto& item : copy->named_parameters()) item.value().copy_(parameters[item.key()]);
+  auto buffers = net->named_buffers();
+  for (auto& item : copy->named_buffers()) item.value().copy_(buffers[item.key()]);
+  copy->train(net->is_training());
+  return copy;
+}
+
 }  // namespace nst

@@ -129,4 +129,7 @@ class TransformerNetImpl : public torch::nn::Module {
 };
 TORCH_MODULE(TransformerNet);
 
+// An independent copy (parameters and buffers), e.g. to convert one copy to bf16 and keep the other.
+TransformerNet copy_net(TransformerNet& net);
+
 }  // namespace nst

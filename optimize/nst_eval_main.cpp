@@ -11,6 +11,7 @@
 #include "core/runtime.h"
 #include "core/tool.h"
 #include "data/atomic_file.h"
+#include "data/image_io.h"
 #include "data/video_io.h"
 #include "optimize/evaluation.h"
 #include "optimize/video_evaluation.h"
@@ -97,12 +98,20 @@ int main(int argc, char** argv) {
       throw std::runtime_error("--content and --stylized must both be videos (" + content + ", " + stylized + ")");
     if (!videos && !video.baseline().empty()) throw std::runtime_error("--baseline is for videos (--content VIDEO)");
     if (!videos) nst::require_option(!style_paths.empty(), "--style IMG", "nst-eval");
-    const nst::EvalOptions options = nst::eval_options_from(config);
+    nst::EvalOptions options = nst::eval_options_from(config);
 
     if (!json_path.empty()) nst::create_parent_directories(json_path);
     nst::configure_threads(static_cast<int>(options.objective().threads()));
     if (videos) return evaluate_video_mode(content, stylized, video, options, style_paths, json_path);
     const nst::EvalPlan plan = nst::plan_evaluation(content, stylized);
+    if (!options.objective().precision() && !plan.pairs.empty()) {  // auto: timed on the first pair's size
+      const torch::Tensor first = nst::read_image(plan.pairs.front().content);
+      std::vector<torch::Tensor> styles;
+      for (const auto& path : style_paths) styles.push_back(nst::read_image(path));
+      const int64_t side = options.size() > 0 ? options.size() : std::max(first.size(1), first.size(2));
+      options.objective().precision(
+          nst::resolve_objective_precision(options.objective(), styles, first, side, "nst-eval", std::cerr));
+    }
     nst::Evaluator evaluator(options, style_paths);
     std::string json_lines;
     int failures = 0;

@@ -140,7 +140,7 @@ int main(int argc, char** argv) {
     const std::vector<std::string>& style_paths = command_line.styles();
     if (!nst::has_image_extension(output_path))
       throw nst::path_error(output_path, "output needs an image extension (.png, .jpg, .webp, ...)");
-    const nst::OptimizeOptions options = nst::optimize_options_from(config);
+    nst::OptimizeOptions options = nst::optimize_options_from(config);
     const OutputSettings output = output_settings_from(config);
 
     nst::configure_threads(static_cast<int>(options.objective().threads()));
@@ -149,6 +149,8 @@ int main(int argc, char** argv) {
     std::vector<torch::Tensor> styles;
     for (const auto& path : style_paths) styles.push_back(nst::read_image(path));
     const auto levels = nst::schedule_for(options, content.size(1), content.size(2));
+    options.objective().precision(nst::resolve_objective_precision(options.objective(), styles, content,
+                                                                   levels.back().size, "nst-optimize", std::cerr));
     nst::create_parent_directories(output_path);
     if (!output.snapshot_dir.empty()) std::filesystem::create_directories(output.snapshot_dir);
     if (!output.curve_path.empty()) nst::create_parent_directories(output.curve_path);

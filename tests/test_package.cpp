@@ -60,7 +60,7 @@ TEST(Package, InstallTreeBuildsTheExamplesAgainstFindPackageNst) {
   ASSERT_EQ(built.exit_code, 0) << built.output;
 
   // nst-infer's output is the reference; the example links the same code, so at most a rounding step.
-  auto reference = test::run_command(test::bin_dir() + "/nst-infer --threads 1 --model " + (dir / "style.safetensors") +
+  auto reference = test::run_command(test::bin_dir() + "/nst-infer --threads 1 --precision fp32 --model " + (dir / "style.safetensors") +
                                      " --input " + (dir / "photo.png") + " --output " + (dir / "nst.png"));
   ASSERT_EQ(reference.exit_code, 0) << reference.output;
   auto ran = test::run_command(examples + "/stylize " + (dir / "style.safetensors") + " " + (dir / "photo.png") + " " +

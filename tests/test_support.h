@@ -104,7 +104,8 @@ inline nst::TransformerNet small_net(int64_t width = 4) {
 inline std::string tiny_loss_args(int seed, const std::string& style_layers, double content_weight) {
   return " loss_network.name=squeezenet1_1 loss_network.weights=random seed=" + std::to_string(seed) +
          " 'loss.content.layers={fire3: 1.0}' 'loss.style.layers={" + style_layers +
-         "}' loss.content.weight=" + std::to_string(content_weight) + " loss.style.weight=1e4 loss.tv.weight=10 threads=1";
+         "}' loss.content.weight=" + std::to_string(content_weight) +
+         " loss.style.weight=1e4 loss.tv.weight=10 threads=1 precision=fp32";  // fp32: compared with references
 }
 
 struct CommandResult {

@@ -4,15 +4,13 @@
 
 #include <algorithm>
 #include <chrono>
-#include <cstdio>
 
 #include "core/runtime.h"
 #include "train/train_options.h"
 
 namespace nst {
-namespace {
 
-double time_step(TransformerNet& net, const torch::Tensor& batch, Precision precision, torch::Device device) {
+double time_training_step(TransformerNet& net, const torch::Tensor& batch, Precision precision, torch::Device device) {
   const auto start = std::chrono::steady_clock::now();
   torch::Tensor loss;
   {
@@ -24,39 +22,24 @@ double time_step(TransformerNet& net, const torch::Tensor& batch, Precision prec
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 }
 
-}  // namespace
-
-PrecisionTrial time_training_precisions(const TransformerNetOptions& options, int64_t crop, torch::Device device) {
-  torch::manual_seed(0);
-  TransformerNet net(options);
-  net->to(device);
-  net->train();
-  const auto batch = (torch::rand({1, 3, crop, crop}) * 255).to(device);
-  PrecisionTrial trial;
-  trial.fp32_seconds = trial.bf16_seconds = 1e30;
-  time_step(net, batch, Precision::fp32, device);  // warm-up: first-use allocations and kernel choice
-  time_step(net, batch, Precision::bf16, device);
-  for (int round = 0; round < 2; ++round) {
-    trial.fp32_seconds = std::min(trial.fp32_seconds, time_step(net, batch, Precision::fp32, device));
-    trial.bf16_seconds = std::min(trial.bf16_seconds, time_step(net, batch, Precision::bf16, device));
-  }
-  trial.faster = trial.bf16_seconds < trial.fp32_seconds ? Precision::bf16 : Precision::fp32;
-  return trial;
-}
-
-void resolve_auto_precision(Config& config, std::ostream& report) {
+void resolve_auto_precision(Config& config, std::ostream& report, const std::string& cache_directory) {
   if (config.get_string("train.precision") != "auto") return;
   config.set("train.precision", YAML::Node("fp32"));  // any valid value, to read the other options
   const TrainOptions options = train_options_from(config);
   configure_threads(static_cast<int>(options.train().threads()));
   const int64_t crop = std::min<int64_t>(options.data().image_size(), 128);
-  const PrecisionTrial trial = time_training_precisions(options.model(), crop, pick_device(options.device()));
-  const std::string chosen = kPrecisionChoices.name(trial.faster);
-  char line[200];
-  std::snprintf(line, sizeof line, "train.precision auto: %s (a bf16 step takes %.2fx the time of an fp32 step here)",
-                chosen.c_str(), trial.bf16_seconds / trial.fp32_seconds);
-  report << "nst-train: " << line << "\n";
-  config.set("train.precision", YAML::Node(chosen));
+  const torch::Device device = pick_device(options.device());
+  torch::manual_seed(0);
+  TransformerNet net(options.model());
+  net->to(device);
+  net->train();
+  const auto batch = (torch::rand({1, 3, crop, crop}) * 255).to(device);
+  const std::string workload =
+      "nst-train step of net " + options.model().to_json().dump() + " on " + std::to_string(crop) + " px crops";
+  const Precision chosen = choose_precision(
+      "nst-train", "train.precision", workload, device, [&](Precision p) { return time_training_step(net, batch, p, device); }, report,
+      cache_directory);
+  config.set("train.precision", YAML::Node(kPrecisionChoices.name(chosen)));
 }
 
 }  // namespace nst
