@@ -25,36 +25,98 @@ bool has_image_extension(const std::string& path) {
          ext == ".tiff";
 }
 
-cv::Mat read_image_bgr(const std::string& path) {
+namespace {
+
+std::vector<uchar> read_file_bytes(const std::string& path) {
   std::error_code ec;
   if (!fs::exists(path, ec)) throw path_error(path, "no such file");
   if (!fs::is_regular_file(path, ec)) throw path_error(path, "not a regular file");
   if (fs::file_size(path, ec) == 0) throw path_error(path, "empty file");
   std::ifstream in(path, std::ios::binary);
   if (!in) throw path_error(path, "cannot open (permission denied?)");
-  std::vector<uchar> bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  return std::vector<uchar>((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+}
+
+cv::Mat decode(const std::string& path, const std::vector<uchar>& bytes, int flags) {
   cv::Mat image;
   try {
-    image = cv::imdecode(bytes, cv::IMREAD_COLOR);
+    image = cv::imdecode(bytes, flags);
   } catch (const cv::Exception& e) {
     throw path_error(path, "cannot decode image (" + e.err + ")");
   }
   if (image.empty()) throw path_error(path, "not an image or corrupt (cannot decode)");
+  return image;
+}
+
+// Depths other than 8 and 16 bits (float TIFFs, signed) become 8-bit: floats as 0..1, integers as is.
+cv::Mat to_8_or_16_bit(const cv::Mat& image) {
+  if (image.depth() == CV_8U || image.depth() == CV_16U) return image;
+  cv::Mat converted;
+  const bool floating = image.depth() == CV_32F || image.depth() == CV_64F || image.depth() == CV_16F;
+  image.convertTo(converted, CV_8U, floating ? 255.0 : 1.0);
+  return converted;
+}
+
+}  // namespace
+
+cv::Mat read_image_bgr(const std::string& path) {
+  cv::Mat image = decode(path, read_file_bytes(path), cv::IMREAD_COLOR);
   if (image.depth() != CV_8U) image.convertTo(image, CV_8U);
   return image;
+}
+
+ImageFile read_image_file(const std::string& path) {
+  const auto bytes = read_file_bytes(path);
+  // JPEGs have neither alpha nor 16 bits, and IMREAD_UNCHANGED would skip their EXIF orientation.
+  const bool jpeg = bytes.size() >= 3 && bytes[0] == 0xFF && bytes[1] == 0xD8 && bytes[2] == 0xFF;
+  if (jpeg) return {decode(path, bytes, cv::IMREAD_COLOR), {}};
+  const cv::Mat image = to_8_or_16_bit(decode(path, bytes, cv::IMREAD_UNCHANGED));
+  ImageFile file;
+  switch (image.channels()) {
+    case 1: cv::cvtColor(image, file.bgr, cv::COLOR_GRAY2BGR); break;
+    case 2: {  // grey + alpha
+      std::vector<cv::Mat> planes;
+      cv::split(image, planes);
+      cv::cvtColor(planes[0], file.bgr, cv::COLOR_GRAY2BGR);
+      file.alpha = planes[1];
+      break;
+    }
+    case 3: file.bgr = image; break;
+    case 4:
+      cv::cvtColor(image, file.bgr, cv::COLOR_BGRA2BGR);
+      cv::extractChannel(image, file.alpha, 3);
+      break;
+    default: throw path_error(path, "unsupported number of channels (" + std::to_string(image.channels()) + ")");
+  }
+  return file;
 }
 
 torch::Tensor read_image(const std::string& path) { return mat_to_tensor(read_image_bgr(path)); }
 
 torch::Tensor mat_to_tensor(const cv::Mat& bgr) {
+  TORCH_CHECK(bgr.type() == CV_8UC3 || bgr.type() == CV_16UC3, "mat_to_tensor expects 8- or 16-bit BGR");
+  if (bgr.depth() == CV_16U) {
+    cv::Mat scaled;
+    bgr.convertTo(scaled, CV_32F, 1.0 / 257);
+    auto hwc = torch::from_blob(scaled.data, {scaled.rows, scaled.cols, 3}, torch::kFloat32);
+    return hwc.flip(2).permute({2, 0, 1}).contiguous();
+  }
   cv::Mat continuous = bgr.isContinuous() ? bgr : bgr.clone();
   auto hwc = torch::from_blob(continuous.data, {continuous.rows, continuous.cols, 3}, torch::kUInt8);
   // BGR -> RGB and HWC -> CHW; the result owns its memory.
   return hwc.flip(2).permute({2, 0, 1}).to(torch::kFloat32).contiguous();
 }
 
-cv::Mat tensor_to_mat(const torch::Tensor& rgb) {
+cv::Mat tensor_to_mat(const torch::Tensor& rgb, int depth) {
   TORCH_CHECK(rgb.dim() == 3 && rgb.size(0) == 3, "tensor_to_mat expects [3,H,W], got ", rgb.sizes());
+  TORCH_CHECK(depth == CV_8U || depth == CV_16U, "tensor_to_mat: depth must be CV_8U or CV_16U");
+  if (depth == CV_16U) {
+    auto hwc = rgb.detach().to(torch::kCPU, torch::kFloat32).clamp(0, 255).flip(0).permute({1, 2, 0}).contiguous();
+    const cv::Mat source(static_cast<int>(hwc.size(0)), static_cast<int>(hwc.size(1)), CV_32FC3, hwc.data_ptr<float>());
+    cv::Mat bgr;
+    source.convertTo(bgr, CV_16U, 257.0);  // rounds
+    return bgr;
+  }
   auto hwc = rgb.detach().to(torch::kCPU, torch::kFloat32).clamp(0, 255).round().to(torch::kUInt8)
                  .flip(0).permute({1, 2, 0}).contiguous();
   cv::Mat bgr(static_cast<int>(hwc.size(0)), static_cast<int>(hwc.size(1)), CV_8UC3);
@@ -77,6 +139,27 @@ void write_image_bgr(const std::string& path, const cv::Mat& bgr, int jpeg_quali
   }
   if (!ok) throw path_error(path, "cannot encode as " + ext);
   write_bytes_atomically(path, std::string_view(reinterpret_cast<const char*>(encoded.data()), encoded.size()));
+}
+
+void write_image_file(const std::string& path, const cv::Mat& bgr, const cv::Mat& alpha, int jpeg_quality) {
+  const std::string ext = lower_extension(path);
+  const bool wide = ext == ".png" || ext == ".tif" || ext == ".tiff";
+  const int depth = wide && bgr.depth() == CV_16U ? CV_16U : CV_8U;
+  auto at_depth = [&](const cv::Mat& image) {
+    if (image.depth() == depth) return image;
+    cv::Mat converted;  // 8 <-> 16 bits: x 257 or / 257
+    image.convertTo(converted, depth, depth == CV_16U ? 257.0 : 1.0 / 257);
+    return converted;
+  };
+  cv::Mat image = at_depth(bgr);
+  if (!alpha.empty() && (wide || ext == ".webp")) {
+    cv::Mat planes[4], merged;
+    cv::split(image, planes);
+    planes[3] = at_depth(resize_to(alpha, image.size()));
+    cv::merge(planes, 4, merged);
+    image = merged;
+  }
+  write_image_bgr(path, image, jpeg_quality);
 }
 
 void write_image(const std::string& path, const torch::Tensor& rgb, int jpeg_quality) {

@@ -19,8 +19,21 @@ cv::Mat read_image_bgr(const std::string& path);
 // read_image_bgr + mat_to_tensor.
 torch::Tensor read_image(const std::string& path);
 
-torch::Tensor mat_to_tensor(const cv::Mat& bgr);     // 8-bit BGR -> float [3,H,W] RGB 0..255
-cv::Mat tensor_to_mat(const torch::Tensor& rgb);     // float [3,H,W] RGB (clamped, rounded) -> 8-bit BGR
+// 8- or 16-bit BGR -> float [3,H,W] RGB 0..255 (16-bit divided by 257, keeping its precision).
+torch::Tensor mat_to_tensor(const cv::Mat& bgr);
+// float [3,H,W] RGB (clamped, rounded) -> BGR of `depth`: CV_8U, or CV_16U (x 257).
+cv::Mat tensor_to_mat(const torch::Tensor& rgb, int depth = CV_8U);
+
+// An image file's pixels as nst-infer keeps them: colour as 8- or 16-bit BGR (greyscale expanded),
+// and the alpha channel (same depth) if the file has one.
+struct ImageFile {
+  cv::Mat bgr, alpha;
+};
+// Like read_image_bgr, but keeps 16 bits and alpha (other depths become 8-bit).
+ImageFile read_image_file(const std::string& path);
+// Writes `bgr` (any size) with `alpha` resized to it where the format stores alpha (png, tif, tiff,
+// webp), at 16 bits where the format stores them (png, tif, tiff) and the image has them, else 8-bit.
+void write_image_file(const std::string& path, const cv::Mat& bgr, const cv::Mat& alpha, int jpeg_quality = 95);
 
 // Encodes by the extension of `path` and writes atomically. jpeg_quality applies to JPEG and WebP.
 void write_image_bgr(const std::string& path, const cv::Mat& bgr, int jpeg_quality = 95);

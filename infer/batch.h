@@ -18,6 +18,7 @@ struct OutputOptions {
   TORCH_ARG(bool, skip_existing) = false;  // leave outputs that already exist (resume an interrupted run)
   TORCH_ARG(std::string, fourcc);          // video codec ("" = from the output extension)
   TORCH_ARG(int64_t, max_frames) = 0;      // video: stop after this many frames (0 = all)
+  TORCH_ARG(double, temporal_blend) = 0;   // video: blend in the previous output along the flow (motion/temporal_blend.h); 0 = off
   TORCH_ARG(Shard, shard);                 // folder and list inputs: this worker's share of the images
 };
 

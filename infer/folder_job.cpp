@@ -20,7 +20,7 @@ namespace {
 
 struct ImageJob {
   std::string input, output;
-  cv::Mat image;
+  ImageFile image;
   std::string error;  // set when decoding failed
 };
 
@@ -129,7 +129,7 @@ BatchSummary stylize_jobs(Stylizer& stylizer, JobList list, const std::string& o
     if (next == jobs.size()) return false;
     job = std::move(jobs[next++]);
     try {
-      job.image = read_image_bgr(job.input);
+      job.image = read_image_file(job.input);
     } catch (const std::exception& e) {
       job.error = e.what();
     }
@@ -141,7 +141,7 @@ BatchSummary stylize_jobs(Stylizer& stylizer, JobList list, const std::string& o
       fail(job.error);
     } else {
       try {
-        job.image = stylizer.stylize(job.image);
+        job.image.bgr = stylizer.stylize(job.image.bgr);
         keep = true;
       } catch (const std::exception& e) {
         fail(job.input + ": " + e.what());
@@ -153,7 +153,7 @@ BatchSummary stylize_jobs(Stylizer& stylizer, JobList list, const std::string& o
   auto write = [&](ImageJob& job) {
     try {
       fs::create_directories(fs::path(job.output).parent_path());
-      write_image_bgr(job.output, job.image, output.quality());
+      write_image_file(job.output, job.image.bgr, job.image.alpha, output.quality());
       std::lock_guard<std::mutex> lock(summary_mutex);
       ++summary.written;
     } catch (const std::exception& e) {

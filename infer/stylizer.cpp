@@ -25,7 +25,10 @@ void StylizeOptions::validate() const {
   if (!(scale_ > 0 && scale_ <= 16)) throw std::runtime_error("--scale must be in (0, 16], got " + std::to_string(scale_));
   if (!(strength_ >= 0 && strength_ <= 1))
     throw std::runtime_error("--strength must be in 0..1, got " + std::to_string(strength_));
-  if (tile_ != 0 && tile_ < 64) throw std::runtime_error("--tile must be 0 (off) or at least 64, got " + std::to_string(tile_));
+  if (tile_ != 0 && tile_ < 64) throw std::runtime_error("--tile must be 0 (auto) or at least 64, got " + std::to_string(tile_));
+  if (thumbnail_ < 64) throw std::runtime_error("--tile-thumbnail must be at least 64, got " + std::to_string(thumbnail_));
+  if (!(stroke_scale_ >= 0.25 && stroke_scale_ <= 8))
+    throw std::runtime_error("--stroke-scale must be in 0.25..8, got " + std::to_string(stroke_scale_));
 }
 
 cv::Size target_size(int64_t height, int64_t width, const StylizeOptions& options) {
@@ -39,29 +42,34 @@ cv::Size target_size(int64_t height, int64_t width, const StylizeOptions& option
   return cv::Size(static_cast<int>(w), static_cast<int>(h));
 }
 
-Padded pad_for_net(const torch::Tensor& batch, int64_t multiple, int64_t min_side) {
+int64_t padded_side(int64_t side, int64_t multiple, int64_t min_side) {
+  return std::max(min_side, (side + multiple - 1) / multiple * multiple);
+}
+
+torch::Tensor pad_sides(const torch::Tensor& batch, int64_t top, int64_t bottom, int64_t left, int64_t right) {
   namespace F = torch::nn::functional;
   auto padded = batch;
-  int64_t before[2] = {0, 0};
   for (int axis = 0; axis < 2; ++axis) {  // 0: height, 1: width
-    const int64_t size = batch.size(2 + axis);
-    const int64_t target = std::max(min_side, (size + multiple - 1) / multiple * multiple);
-    const int64_t total = target - size;
-    if (total == 0) continue;
-    before[axis] = total / 2;
-    const int64_t after = total - before[axis];
+    const int64_t before = axis == 0 ? top : left, after = axis == 0 ? bottom : right;
+    if (before + after == 0) continue;
+    const std::vector<int64_t> pads = axis == 0 ? std::vector<int64_t>{0, 0, before, after}
+                                                : std::vector<int64_t>{before, after, 0, 0};
     // Reflection needs pad < size; a tiny image falls back to repeating its edge.
-    const bool reflect = std::max(before[axis], after) < size;
-    const std::vector<int64_t> pads = axis == 0 ? std::vector<int64_t>{0, 0, before[axis], after}
-                                                : std::vector<int64_t>{before[axis], after, 0, 0};
     auto pad_options = F::PadFuncOptions(pads);
-    if (reflect)
+    if (std::max(before, after) < batch.size(2 + axis))
       pad_options.mode(torch::kReflect);
     else
       pad_options.mode(torch::kReplicate);
     padded = F::pad(padded, pad_options);
   }
-  return {padded, before[0], before[1]};
+  return padded;
+}
+
+Padded pad_for_net(const torch::Tensor& batch, int64_t multiple, int64_t min_side) {
+  const int64_t height = batch.size(2), width = batch.size(3);
+  const int64_t pad_h = padded_side(height, multiple, min_side) - height;
+  const int64_t pad_w = padded_side(width, multiple, min_side) - width;
+  return {pad_sides(batch, pad_h / 2, pad_h - pad_h / 2, pad_w / 2, pad_w - pad_w / 2), pad_h / 2, pad_w / 2};
 }
 
 Stylizer::Stylizer(TransformerNet net, torch::Device device, StylizeOptions options)
@@ -90,11 +98,8 @@ torch::Tensor Stylizer::forward(const torch::Tensor& batch) {
 torch::Tensor Stylizer::stylize_whole(const torch::Tensor& content) {
   const int64_t height = content.size(2), width = content.size(3);
   // Checked before padding, which already copies the image.
-  auto padded_side = [](int64_t side) {
-    const int64_t m = TransformerNetImpl::kSizeMultiple;
-    return std::max(TransformerNetImpl::kMinSide, (side + m - 1) / m * m);
-  };
-  const int64_t need = estimated_bytes(padded_side(height), padded_side(width));
+  const int64_t m = TransformerNetImpl::kSizeMultiple, min_side = TransformerNetImpl::kMinSide;
+  const int64_t need = estimated_bytes(padded_side(height, m, min_side), padded_side(width, m, min_side));
   const int64_t have = device_.is_cpu() ? available_memory_bytes() : -1;
   if (have >= 0 && need > have) {
     // Largest longest side that fits, from memory scaling with the pixel count.
@@ -102,7 +107,7 @@ torch::Tensor Stylizer::stylize_whole(const torch::Tensor& content) {
     throw std::runtime_error("image " + std::to_string(width) + "x" + std::to_string(height) + " needs about " +
                              gib_text(need) + " of memory to stylize but only " + gib_text(have) +
                              " is available; use --max-size " + std::to_string(static_cast<int64_t>(fit)) +
-                             " (or smaller), or --tile 1024");
+                             " (or smaller), or --tile 512");
   }
   const auto padded = pad_for_net(content, TransformerNetImpl::kSizeMultiple, TransformerNetImpl::kMinSide);
   try {
@@ -116,45 +121,42 @@ torch::Tensor Stylizer::stylize_whole(const torch::Tensor& content) {
   }
 }
 
-namespace {
-
-// Tile start offsets covering `size` with tiles of `tile` overlapping by at least `overlap`.
-std::vector<int64_t> tile_starts(int64_t size, int64_t tile, int64_t overlap) {
-  std::vector<int64_t> starts = {0};
-  while (starts.back() + tile < size) starts.push_back(std::min(starts.back() + tile - overlap, size - tile));
-  return starts;
+torch::Tensor Stylizer::finish(const torch::Tensor& content, torch::Tensor stylized) const {
+  if (options_.preserve_color()) stylized = with_luminance(content, luminance(stylized));
+  if (options_.strength() < 1) stylized = options_.strength() * stylized + (1 - options_.strength()) * content;
+  return stylized;
 }
 
-// Blend weights along one side of a tile: 1 inside, rising linearly over the overlap towards a
-// neighbouring tile (never 0, so every pixel has weight).
-torch::Tensor ramp(int64_t length, int64_t overlap, bool before, bool after) {
-  auto weights = torch::ones({length});
-  auto rise = torch::arange(1, overlap + 1, torch::kFloat32) / (overlap + 1);
-  if (before) weights.narrow(0, 0, overlap).mul_(rise);
-  if (after) weights.narrow(0, length - overlap, overlap).mul_(rise.flip(0));
-  return weights;
+cv::Size Stylizer::stroke_size(int64_t height, int64_t width) const {
+  const double s = options_.stroke_scale();
+  return cv::Size(static_cast<int>(std::max<double>(1, std::round(width / s))),
+                  static_cast<int>(std::max<double>(1, std::round(height / s))));
 }
 
-}  // namespace
-
-torch::Tensor Stylizer::stylize_tiles(const torch::Tensor& content) {
-  const int64_t height = content.size(2), width = content.size(3);
-  const int64_t tile = options_.tile() / TransformerNetImpl::kSizeMultiple * TransformerNetImpl::kSizeMultiple;
-  const int64_t overlap = std::max<int64_t>(16, (tile / 8 + 3) / 4 * 4);  // multiple of 4 keeps stride grids aligned
-  const int64_t tile_h = std::min(tile, height), tile_w = std::min(tile, width);
-  const auto rows = tile_starts(height, tile_h, overlap), cols = tile_starts(width, tile_w, overlap);
-  auto sum = torch::zeros_like(content), weight = torch::zeros({1, 1, height, width}, content.options());
-  for (size_t i = 0; i < rows.size(); ++i) {
-    const auto row_weights = ramp(tile_h, overlap, i > 0, i + 1 < rows.size()).to(content.device());
-    for (size_t j = 0; j < cols.size(); ++j) {
-      const auto col_weights = ramp(tile_w, overlap, j > 0, j + 1 < cols.size()).to(content.device());
-      const auto mask = row_weights.view({1, 1, tile_h, 1}) * col_weights.view({1, 1, 1, tile_w});
-      const auto piece = stylize_whole(content.narrow(2, rows[i], tile_h).narrow(3, cols[j], tile_w));
-      sum.narrow(2, rows[i], tile_h).narrow(3, cols[j], tile_w).add_(piece * mask);
-      weight.narrow(2, rows[i], tile_h).narrow(3, cols[j], tile_w).add_(mask);
-    }
+torch::Tensor Stylizer::stylize_tensor_at_size(const torch::Tensor& rgb, bool finish_it) {
+  const int64_t height = rgb.size(1), width = rgb.size(2);
+  const int64_t core = tile_core(height, width, rgb.numel() * 4 * 2);
+  if (core == 0) {
+    auto content = rgb.to(device_, torch::kFloat32).unsqueeze(0);
+    auto stylized = stylize_whole(content);
+    if (finish_it) stylized = finish(content, stylized);
+    return stylized.squeeze(0).clamp(0, 255).to(torch::kCPU);
   }
-  return sum / weight;
+  const auto source = rgb.to(torch::kCPU, torch::kFloat32);
+  auto output = torch::empty_like(source);
+  const auto [thumb_h, thumb_w] = std::max(height, width) > options_.thumbnail()
+                                      ? fit_longest_side(height, width, options_.thumbnail())
+                                      : std::pair<int64_t, int64_t>{height, width};
+  stylize_tiles(
+      height, width, core, resize_image(source, thumb_h, thumb_w),
+      [&](int64_t top, int64_t left, int64_t h, int64_t w) {
+        return source.narrow(1, top, h).narrow(2, left, w).unsqueeze(0);
+      },
+      [&](int64_t top, int64_t left, const torch::Tensor& piece) {
+        output.narrow(1, top, piece.size(2)).narrow(2, left, piece.size(3)).copy_(piece.squeeze(0));
+      },
+      finish_it);
+  return output;
 }
 
 torch::Tensor Stylizer::stylize_tensor(const torch::Tensor& rgb) {
@@ -162,18 +164,60 @@ torch::Tensor Stylizer::stylize_tensor(const torch::Tensor& rgb) {
   const int64_t height = rgb.size(1), width = rgb.size(2);
   if (height < 1 || width < 1) throw std::runtime_error("image has zero size");
   torch::InferenceMode inference;
-  auto content = rgb.to(device_, torch::kFloat32).unsqueeze(0);
-  const bool tiled = options_.tile() > 0 && std::max(height, width) > options_.tile();
-  auto stylized = tiled ? stylize_tiles(content) : stylize_whole(content);
-  if (options_.preserve_color()) stylized = with_luminance(content, luminance(stylized));
-  if (options_.strength() < 1) stylized = options_.strength() * stylized + (1 - options_.strength()) * content;
-  return stylized.squeeze(0).clamp(0, 255).to(torch::kCPU);
+  if (options_.stroke_scale() == 1) return stylize_tensor_at_size(rgb, true);
+  const auto content = rgb.to(torch::kCPU, torch::kFloat32);
+  const cv::Size small = stroke_size(height, width);
+  const auto net_input = resize_image(content, small.height, small.width);
+  auto stylized = resize_image(stylize_tensor_at_size(net_input, false), height, width);
+  if (options_.stroke_detail() && options_.stroke_scale() > 1)
+    stylized = stylized + (luminance(content) - luminance(resize_image(net_input, height, width)));
+  return finish(content, stylized).clamp(0, 255);
+}
+
+cv::Mat Stylizer::stylize_mat(const cv::Mat& content, bool finish_it) {
+  const int64_t core = tile_core(content.rows, content.cols, static_cast<int64_t>(content.total() * content.elemSize()) * 2);
+  if (core == 0) return tensor_to_mat(stylize_tensor_at_size(mat_to_tensor(content), finish_it), content.depth());
+  cv::Mat output(content.size(), content.type());
+  stylize_tiles(
+      content.rows, content.cols, core, thumbnail_of(content),
+      [&](int64_t top, int64_t left, int64_t h, int64_t w) {
+        return mat_to_tensor(content(cv::Rect(static_cast<int>(left), static_cast<int>(top), static_cast<int>(w),
+                                              static_cast<int>(h))))
+            .unsqueeze(0);
+      },
+      [&](int64_t top, int64_t left, const torch::Tensor& piece) {
+        const cv::Rect where(static_cast<int>(left), static_cast<int>(top), static_cast<int>(piece.size(3)),
+                             static_cast<int>(piece.size(2)));
+        tensor_to_mat(piece.squeeze(0), content.depth()).copyTo(output(where));
+      },
+      finish_it);
+  return output;
+}
+
+void Stylizer::finish_in_bands(const cv::Mat& content, const cv::Mat& net_input, cv::Mat& stylized) const {
+  const bool detail = options_.stroke_detail() && options_.stroke_scale() > 1;
+  const cv::Mat base = detail ? resize_to(net_input, content.size()) : cv::Mat();
+  constexpr int kBand = 256;
+  for (int top = 0; top < content.rows; top += kBand) {
+    const cv::Rect band(0, top, content.cols, std::min(kBand, content.rows - top));
+    const auto source = mat_to_tensor(content(band));
+    auto result = mat_to_tensor(stylized(band));
+    if (detail) result = result + (luminance(source) - luminance(mat_to_tensor(base(band))));
+    tensor_to_mat(finish(source, result).clamp(0, 255), content.depth()).copyTo(stylized(band));
+  }
 }
 
 cv::Mat Stylizer::stylize(const cv::Mat& bgr) {
   if (bgr.empty()) throw std::runtime_error("image has zero size");
-  const cv::Size size = target_size(bgr.rows, bgr.cols, options_);
-  return tensor_to_mat(stylize_tensor(mat_to_tensor(resize_to(bgr, size))));
+  if (bgr.type() != CV_8UC3 && bgr.type() != CV_16UC3)
+    throw std::runtime_error("the stylizer expects an 8- or 16-bit 3-channel image");
+  torch::InferenceMode inference;
+  const cv::Mat content = resize_to(bgr, target_size(bgr.rows, bgr.cols, options_));
+  if (options_.stroke_scale() == 1) return stylize_mat(content, true);
+  const cv::Mat net_input = resize_to(content, stroke_size(content.rows, content.cols));
+  cv::Mat stylized = resize_to(stylize_mat(net_input, false), content.size());
+  finish_in_bands(content, net_input, stylized);
+  return stylized;
 }
 
 }  // namespace nst

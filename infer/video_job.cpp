@@ -12,17 +12,11 @@
 #include "data/image_io.h"
 #include "data/progress.h"
 #include "infer/pipeline.h"
+#include "motion/temporal_blend.h"
 
 namespace fs = std::filesystem;
 
 namespace nst {
-
-bool has_video_extension(const std::string& path) {
-  const std::string ext = lower_extension(path);
-  for (const char* video : {".avi", ".mp4", ".mkv", ".mov", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv", ".flv"})
-    if (ext == video) return true;
-  return false;
-}
 
 std::string default_fourcc(const std::string& path) {
   const std::string ext = lower_extension(path);
@@ -32,13 +26,28 @@ std::string default_fourcc(const std::string& path) {
   return "XVID";
 }
 
+namespace {
+
+// OpenCV's FFmpeg writer drops the last column / row of frames with an odd side (swscale needs even
+// sides); its own MJPEG writer keeps every pixel, so odd sizes go through it when the codec is MJPG.
+cv::VideoWriter open_writer(const std::string& path, const std::string& fourcc, double fps, cv::Size size) {
+  const int code = cv::VideoWriter::fourcc(fourcc[0], fourcc[1], fourcc[2], fourcc[3]);
+  const bool odd = size.width % 2 != 0 || size.height % 2 != 0;
+  if (odd && fourcc == "MJPG" && lower_extension(path) == ".avi") return cv::VideoWriter(path, cv::CAP_OPENCV_MJPEG, code, fps, size);
+  if (odd)
+    report_line("nst-infer: warning: frames of " + std::to_string(size.width) + "x" + std::to_string(size.height) +
+                " lose their last odd column/row with codec " + fourcc + " (write .avi with MJPG to keep them)");
+  return cv::VideoWriter(path, code, fps, size);
+}
+
+}  // namespace
+
 BatchSummary stylize_video(Stylizer& stylizer, const std::string& input, const std::string& output,
                            const OutputOptions& options) {
-  if (!fs::is_regular_file(input)) throw path_error(input, "no such file");
+  TemporalBlend blend(options.temporal_blend());  // checks the amount first
   if (!options.fourcc().empty() && options.fourcc().size() != 4)
     throw std::runtime_error("--fourcc must be 4 characters, got '" + options.fourcc() + "'");
-  cv::VideoCapture capture(input);
-  if (!capture.isOpened()) throw path_error(input, "cannot open as a video (unsupported or corrupt)");
+  cv::VideoCapture capture = open_video(input);
   double fps = capture.get(cv::CAP_PROP_FPS);
   if (!(fps > 0 && fps < 1000)) {
     report_line("nst-infer: " + input + ": unknown frame rate, writing at 25 fps");
@@ -54,7 +63,7 @@ BatchSummary stylize_video(Stylizer& stylizer, const std::string& input, const s
   BatchSummary summary;
   Progress progress("stylize", total, "frame");
   write_atomically(output, [&](const std::string& tmp) {
-    cv::VideoWriter writer(tmp, cv::VideoWriter::fourcc(fourcc[0], fourcc[1], fourcc[2], fourcc[3]), fps, size);
+    cv::VideoWriter writer = open_writer(tmp, fourcc, fps, size);
     if (!writer.isOpened())
       throw path_error(output, "cannot write a video with codec " + fourcc +
                                " (try another extension, e.g. .avi, or --fourcc)");
@@ -68,8 +77,10 @@ BatchSummary stylize_video(Stylizer& stylizer, const std::string& input, const s
       return true;
     };
     auto stylize = [&](cv::Mat& frame) {
-      frame = stylizer.stylize(frame);
+      const cv::Mat input = frame;
+      frame = stylizer.stylize(input);
       if (frame.size() != size) frame = resize_to(frame, size);  // frames that changed size
+      if (options.temporal_blend() > 0) frame = blend.apply(resize_to(input, size), frame);
       progress.advance(1);
       return true;
     };
@@ -88,7 +99,14 @@ BatchSummary stylize_video(Stylizer& stylizer, const std::string& input, const s
     if (!fs::exists(tmp) || fs::file_size(tmp) == 0) throw path_error(output, "the video writer produced no file");
   });
   summary.seconds = progress.elapsed_seconds();
-  progress.finish("(audio is not copied)");
+  std::string note = "(audio is not copied)";
+  if (blend.frames() > 0) {
+    char timing[96];
+    std::snprintf(timing, sizeof timing, "; temporal blend %.1f ms/frame, %lld scene cut(s)",
+                  1000 * blend.seconds() / blend.frames(), static_cast<long long>(blend.scene_cuts()));
+    note += timing;
+  }
+  progress.finish(note);
   return summary;
 }
 

@@ -4,13 +4,11 @@
 #pragma once
 #include <string>
 
+#include "data/video_io.h"
 #include "infer/batch.h"
 #include "infer/stylizer.h"
 
 namespace nst {
-
-// True for extensions read as video (avi, mp4, mkv, mov, webm, m4v, mpg, mpeg, wmv, flv; any case).
-bool has_video_extension(const std::string& path);
 
 // Codec for an output path: MJPG for .avi, mp4v for .mp4/.m4v/.mov, VP80 for .webm, XVID otherwise.
 std::string default_fourcc(const std::string& path);

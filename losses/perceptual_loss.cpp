@@ -77,6 +77,7 @@ std::map<std::string, double> loss_values(const LossTerms& terms) {
   auto value = [](const torch::Tensor& t) { return t.defined() ? t.detach().to(torch::kCPU, torch::kFloat64).item<double>() : 0.0; };
   std::map<std::string, double> values{
       {"total", value(terms.total)}, {"content", value(terms.content)}, {"style", value(terms.style)}, {"tv", value(terms.tv)}};
+  if (terms.temporal.defined()) values["temporal"] = value(terms.temporal);
   for (const auto& [layer, t] : terms.content_per_layer) values["content_" + layer] = value(t);
   for (const auto& [layer, t] : terms.style_per_layer) values["style_" + layer] = value(t);
   return values;

@@ -43,12 +43,13 @@ struct LossWeights {
 
 struct LossTerms {
   torch::Tensor total, content, style, tv;  // weighted scalars (content/style/tv include their global weights)
+  torch::Tensor temporal;                   // nst-train's loss.temporal term (losses/temporal_loss.h), when on
   std::map<std::string, torch::Tensor> content_per_layer, style_per_layer;  // weighted, before global weight
 };
 
 // Losses as plain numbers: total, content, style, tv, and content_LAYER / style_LAYER (weighted,
 // before the global weight, as in LossTerms); nst-train's log.jsonl, nst-optimize's curve and
-// nst-eval's scores use these names. Undefined terms are 0.
+// nst-eval's scores use these names. Undefined terms are 0; "temporal" is listed only when defined.
 std::map<std::string, double> loss_values(const LossTerms& terms);
 
 class PerceptualLoss {

@@ -80,9 +80,19 @@ NormImpl::NormImpl(int64_t channels, NormKind kind) : batch_(kind == NormKind::b
 }
 
 torch::Tensor NormImpl::forward(const torch::Tensor& x) {
+  constexpr double kEps = 1e-5;
   if (batch_)
-    return torch::batch_norm(x, weight_, bias_, running_mean_, running_var_, is_training(), 0.1, 1e-5, false);
-  return torch::instance_norm(x, weight_, bias_, {}, {}, true, 0.1, 1e-5, false);
+    return torch::batch_norm(x, weight_, bias_, running_mean_, running_var_, is_training(), 0.1, kEps, false);
+  if (fixed_) {  // (x - mean) / sqrt(var + eps) * weight + bias; subtracting first keeps bf16 accurate
+    auto channel = [&](const torch::Tensor& t) { return t.to(x.dtype()).view({1, -1, 1, 1}); };
+    const auto scale = weight_.to(torch::kFloat32) * (fixed_->var + kEps).rsqrt();
+    return torch::addcmul(channel(bias_), x - channel(fixed_->mean), channel(scale));
+  }
+  if (recording_) {  // statistics in float32 even for bf16 activations
+    auto [var, mean] = torch::var_mean(x.to(torch::kFloat32), {0, 2, 3}, /*unbiased=*/false);
+    recorded_ = {mean, var};
+  }
+  return torch::instance_norm(x, weight_, bias_, {}, {}, true, 0.1, kEps, false);
 }
 
 ResidualBlockImpl::ResidualBlockImpl(int64_t channels, const TransformerNetOptions& options) {
@@ -113,6 +123,47 @@ TransformerNetImpl::TransformerNetImpl(TransformerNetOptions options) : options_
   deconv2_ = register_module("deconv2", ConvLayer(2 * w, w, 3, 1, options_.padding(), options_.upsample()));
   in5_ = register_module("in5", Norm(w, options_.norm()));
   deconv3_ = register_module("deconv3", ConvLayer(w, 3, 9, 1, options_.padding()));
+}
+
+std::vector<Norm> TransformerNetImpl::instance_norms() {
+  std::vector<Norm> norms;
+  for (const auto& module : modules(/*include_self=*/false))  // registration order: layer order
+    if (auto norm = std::dynamic_pointer_cast<NormImpl>(module); norm && norm->is_instance()) norms.emplace_back(norm);
+  return norms;
+}
+
+std::vector<NormStatistics> TransformerNetImpl::record_norm_statistics(const torch::Tensor& x) {
+  auto norms = instance_norms();
+  use_norm_statistics({});
+  for (auto& norm : norms) norm->record_statistics(true);
+  try {
+    forward(x);
+  } catch (...) {
+    for (auto& norm : norms) norm->record_statistics(false);
+    throw;
+  }
+  std::vector<NormStatistics> statistics;
+  for (auto& norm : norms) {
+    norm->record_statistics(false);
+    statistics.push_back(norm->recorded());
+  }
+  return statistics;
+}
+
+void TransformerNetImpl::use_norm_statistics(const std::vector<NormStatistics>& statistics) {
+  auto norms = instance_norms();
+  TORCH_CHECK(statistics.empty() || statistics.size() == norms.size(), "use_norm_statistics: ", statistics.size(),
+              " statistics for ", norms.size(), " instance-norm layers");
+  for (size_t i = 0; i < norms.size(); ++i)
+    norms[i]->fix_statistics(statistics.empty() ? std::nullopt : std::optional<NormStatistics>(statistics[i]));
+}
+
+int64_t TransformerNetImpl::receptive_radius() const {
+  // In input pixels: conv1 (9x9) 4; conv2 and conv3 (3x3, stride 2) 1 + 2; each residual conv 4
+  // (at stride 4); deconv1, deconv2 (3x3 after x2 upsampling) 2 + 1, plus 4 for the upsampling's
+  // phase; deconv3 (9x9) 4.
+  const int64_t radius = 18 + 8 * options_.res_blocks();
+  return (radius + kSizeMultiple - 1) / kSizeMultiple * kSizeMultiple;
 }
 
 torch::Tensor TransformerNetImpl::forward(const torch::Tensor& x) {

@@ -7,6 +7,7 @@
 
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "core/choices.h"
 
@@ -58,16 +59,30 @@ class ConvLayerImpl : public torch::nn::Module {
 };
 TORCH_MODULE(ConvLayer);
 
+// Per-channel mean and biased variance of one instance-norm layer's input, float32 [C].
+struct NormStatistics {
+  torch::Tensor mean, var;
+};
+
 // Normalization slot with its parameters directly under the slot's name (in1.weight), as in
 // pytorch/examples: instance norm (affine) or batch norm (with running statistics).
+// Instance norm can also record its input's statistics or normalize with fixed ones (thumbnail
+// instance normalization for tiles, see TransformerNetImpl::record_norm_statistics).
 class NormImpl : public torch::nn::Module {
  public:
   NormImpl(int64_t channels, NormKind kind);
   torch::Tensor forward(const torch::Tensor& x);
 
+  bool is_instance() const { return !batch_; }
+  void record_statistics(bool on) { recording_ = on; }
+  const NormStatistics& recorded() const { return recorded_; }
+  void fix_statistics(std::optional<NormStatistics> statistics) { fixed_ = std::move(statistics); }
+
  private:
-  bool batch_;
+  bool batch_, recording_ = false;
   torch::Tensor weight_, bias_, running_mean_, running_var_;
+  NormStatistics recorded_;
+  std::optional<NormStatistics> fixed_;
 };
 TORCH_MODULE(Norm);
 
@@ -88,6 +103,18 @@ class TransformerNetImpl : public torch::nn::Module {
   torch::Tensor forward(const torch::Tensor& x);
   const TransformerNetOptions& options() const { return options_; }
 
+  // Thumbnail instance normalization (Chen et al., AAAI 2022, "URST"): runs `x` (a batch of one,
+  // e.g. a downscaled copy of a huge image) and returns every instance-norm layer's statistics in
+  // layer order. use_norm_statistics makes later forwards normalize with them instead of their own
+  // input's, so tiles of the image all get one tone; an empty vector restores the default. With
+  // norm: batch there are no instance-norm layers and both do nothing.
+  std::vector<NormStatistics> record_norm_statistics(const torch::Tensor& x);
+  void use_norm_statistics(const std::vector<NormStatistics>& statistics);
+
+  // Pixels of input context on each side that can influence an output pixel, rounded up to
+  // kSizeMultiple: a tile cropped this far inside its borders equals the whole image's result.
+  int64_t receptive_radius() const;
+
   // Inputs must have H and W divisible by this and at least kMinSide (reflection pads need room);
   // infer/ pads any image to satisfy both and crops back.
   static constexpr int64_t kSizeMultiple = 4;
@@ -98,6 +125,7 @@ class TransformerNetImpl : public torch::nn::Module {
   ConvLayer conv1_{nullptr}, conv2_{nullptr}, conv3_{nullptr}, deconv1_{nullptr}, deconv2_{nullptr}, deconv3_{nullptr};
   Norm in1_{nullptr}, in2_{nullptr}, in3_{nullptr}, in4_{nullptr}, in5_{nullptr};
   std::vector<ResidualBlock> res_;
+  std::vector<Norm> instance_norms();
 };
 TORCH_MODULE(TransformerNet);
 

@@ -106,8 +106,12 @@ Evaluator::Evaluator(const EvalOptions& options, const std::vector<std::string>&
     : style_paths_(style_paths), eval_size_(options.size()), objective_(options.objective(), read_images(style_paths)) {}
 
 EvalRecord Evaluator::score(const EvalPair& pair) {
-  torch::Tensor stylized = read_image(pair.stylized);
-  const torch::Tensor content = read_image(pair.content);
+  EvalRecord record = score_images(pair.stylized, read_image(pair.content), read_image(pair.stylized));
+  record.pair = pair;
+  return record;
+}
+
+EvalRecord Evaluator::score_images(const std::string& name, const torch::Tensor& content, torch::Tensor stylized) {
   if (eval_size_ > 0) {
     const auto [h, w] = fit_longest_side(stylized.size(1), stylized.size(2), eval_size_);
     stylized = resize_image(stylized, h, w);
@@ -116,11 +120,11 @@ EvalRecord Evaluator::score(const EvalPair& pair) {
   const double aspect_content = static_cast<double>(content.size(2)) / content.size(1),
                aspect_stylized = static_cast<double>(w) / h;
   if (std::abs(aspect_content / aspect_stylized - 1) > 0.02)
-    std::cerr << "nst-eval: warning: " << pair.stylized << " (" << h << "x" << w << ") and " << pair.content << " ("
-              << content.size(1) << "x" << content.size(2) << ") differ in aspect ratio; the content is stretched\n";
+    std::cerr << "nst-eval: warning: " << name << " (" << h << "x" << w << ") and its content (" << content.size(1)
+              << "x" << content.size(2) << ") differ in aspect ratio; the content is stretched\n";
   objective_.prepare(content, h, w);
   EvalRecord record;
-  record.pair = pair;
+  record.pair = {name, "", ""};
   record.height = h, record.width = w;
   record.losses = loss_values(objective_.score(stylized));
   return record;

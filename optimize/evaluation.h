@@ -53,6 +53,8 @@ class Evaluator {
  public:
   Evaluator(const EvalOptions& options, const std::vector<std::string>& style_paths);
   EvalRecord score(const EvalPair& pair);  // throws "PATH: problem" for unreadable images
+  // The same for images in memory (RGB [3,H,W] 0..255), e.g. video frames; `name` labels the record.
+  EvalRecord score_images(const std::string& name, const torch::Tensor& content, torch::Tensor stylized);
 
  private:
   std::vector<std::string> style_paths_;

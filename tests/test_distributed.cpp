@@ -183,7 +183,10 @@ TEST(DataParallel, ADeadRankMakesTheOthersExitWithAClearError) {
                "pkill -KILL -P $r1; start=$(date +%s); wait $r0\n"
                "echo \"rank0 exit $? after $(( $(date +%s) - start )) s\"; cat r0.out\n");
   EXPECT_CONTAINS(result.output, "rank0 exit 1 after");
-  EXPECT_CONTAINS(result.output, "nst-train: error: rank 0: gradient allreduce failed: rank 1 died or stopped responding");
+  // Rank 1 dies in whichever collective the kill lands: the gradient allreduce, or (on a loaded
+  // machine) the batch agreement that starts the next step.
+  EXPECT_CONTAINS(result.output, "nst-train: error: rank 0: ");
+  EXPECT_CONTAINS(result.output, " failed: rank 1 died or stopped responding");
   const auto after = result.output.find(" after ");
   ASSERT_NE(after, std::string::npos) << result.output;
   EXPECT_LT(std::stoi(result.output.substr(after + 7)), 30) << result.output;

@@ -48,6 +48,11 @@ loss:
     normalize: none        # none | auto: divide each layer by its style target's mean square (docs/loss-networks.md)
   tv:
     weight: 0.0
+  temporal:                # stability for video from still photos (Wang et al. 2020; docs/training.md)
+    weight: 0.0            # 0 = off; configs/video.yaml: 1.0e3
+    flow_max: 6.0          # largest displacement of the random smooth flow, pixels
+    flow_grid: 4           # random flow vectors per side, upsampled bicubically (fewer = smoother)
+    noise: 4.0             # standard deviation of the noise added to the warped view (0..255 scale)
 train:
   iterations: 40000
   epochs: 0                # > 0: replaces iterations by epochs * (images / batch_size)
@@ -160,6 +165,11 @@ TrainOptions train_options_from(const Config& c) {
       .model(model_options_from(c))
       .init_model(c.is_null("model.init") ? "" : c.get_string("model.init"))
       .loss(loss_options_from(c))
+      .temporal(TemporalLossOptions()
+                    .weight(c.get_double("loss.temporal.weight"))
+                    .flow_max(c.get_double("loss.temporal.flow_max"))
+                    .flow_grid(c.get_int("loss.temporal.flow_grid"))
+                    .noise(c.get_double("loss.temporal.noise")))
       .train(schedule_options_from(c));
 }
 
@@ -174,6 +184,7 @@ void TrainOptions::validate() const {
     throw std::runtime_error(std::string("config: model: ") + e.what());
   }
   validate_schedule(train_);
+  temporal_.validate();
 }
 
 double learning_rate(const ScheduleOptions& schedule, int64_t iteration) {

@@ -12,6 +12,7 @@
 #include "core/choices.h"
 #include "core/precision.h"
 #include "losses/loss_options.h"
+#include "losses/temporal_loss.h"
 #include "nets/transformer_net.h"
 
 namespace nst {
@@ -65,6 +66,7 @@ struct TrainOptions {
   TORCH_ARG(TransformerNetOptions, model);
   TORCH_ARG(std::string, init_model);                 // model.init: start from this model file ("" = random)
   TORCH_ARG(LossOptions, loss);                       // loss_network.*, loss.*, style.weights
+  TORCH_ARG(TemporalLossOptions, temporal);           // loss.temporal.* (training only)
   TORCH_ARG(ScheduleOptions, train);
 
  public:

@@ -51,9 +51,14 @@ torch::Tensor load_style_image(const std::string& path, int64_t long_side) {
 std::string loss_note(const LossTerms& terms) {
   const auto values = loss_values(terms);
   char note[96];
-  std::snprintf(note, sizeof note, "loss %.4g (content %.3g style %.3g tv %.3g)", values.at("total"), values.at("content"),
+  std::snprintf(note, sizeof note, "loss %.4g (content %.3g style %.3g tv %.3g", values.at("total"), values.at("content"),
                 values.at("style"), values.at("tv"));
-  return note;
+  std::string text = note;
+  if (values.count("temporal")) {
+    std::snprintf(note, sizeof note, " temporal %.3g", values.at("temporal"));
+    text += note;
+  }
+  return text + ")";
 }
 
 }  // namespace
@@ -94,6 +99,7 @@ Trainer::Trainer(TrainOptions options, Start start, std::string resolved_config,
   perceptual_ = std::make_unique<PerceptualLoss>(make_loss_network(options_.loss(), mix_seed(options_.seed(), 1), device_),
                                                  options_.loss().weights());
   load_style_targets();
+  if (options_.temporal().weight() > 0) temporal_ = std::make_unique<TemporalLoss>(options_.temporal());
   optimizer_ = std::make_unique<torch::optim::Adam>(net_->parameters(), torch::optim::AdamOptions(schedule.lr()));
 
   log_path_ = (fs::path(options_.run_dir()) / "log.jsonl").string();
@@ -220,6 +226,11 @@ LossTerms Trainer::step() {
       timer_.mark(StepPhase::loss_backward);
       return grad;
     });
+    if (temporal_) {
+      // The random flow of each step follows from the seed and the iteration: a resumed run draws the same.
+      terms.temporal = temporal_->compute(net_, batch, output, mix_seed(mix_seed(options_.seed(), 0x7E3D), state_.iteration));
+      terms.total = terms.total + terms.temporal;
+    }
   }
   timer_.mark(StepPhase::loss_forward);
   if (!group_) throw_if_not_finite(terms);
@@ -257,7 +268,7 @@ void Trainer::throw_if_not_finite(const LossTerms& terms) const {
 LossTerms Trainer::average_over_ranks(const LossTerms& terms) {
   std::vector<torch::Tensor*> scalars;
   LossTerms averaged = terms;
-  for (torch::Tensor* term : {&averaged.total, &averaged.content, &averaged.style, &averaged.tv})
+  for (torch::Tensor* term : {&averaged.total, &averaged.content, &averaged.style, &averaged.tv, &averaged.temporal})
     if (term->defined()) scalars.push_back(term);
   for (auto* layers : {&averaged.content_per_layer, &averaged.style_per_layer})
     for (auto& [layer, value] : *layers)

@@ -12,6 +12,7 @@
 #include "core/signals.h"
 #include "data/dataset.h"
 #include "losses/perceptual_loss.h"
+#include "losses/temporal_loss.h"
 #include "nets/transformer_net.h"
 #include "train/checkpoint.h"
 #include "train/distributed.h"
@@ -88,6 +89,7 @@ class Trainer {
   torch::Device device_;
   TransformerNet net_{nullptr};
   std::unique_ptr<PerceptualLoss> perceptual_;
+  std::unique_ptr<TemporalLoss> temporal_;  // null when loss.temporal.weight is 0
   std::unique_ptr<torch::optim::Adam> optimizer_;
   CheckpointState state_;
   std::unique_ptr<ImageLoader> loader_;        // one process, or
