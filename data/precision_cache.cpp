@@ -189,14 +189,14 @@ Precision choose_precision_cached(const std::string& tool, const std::string& se
   for (const auto& note : cache.notes()) report << tool << ": note: " << note << "\n";
   if (const auto cached = cache.find(workload)) return cached->faster;
   const PrecisionTiming timing = time_precisions(time_run);
+  const size_t read_notes = cache.notes().size();  // already reported above
   cache.store(workload, timing);
   char ratio[32];
   std::snprintf(ratio, sizeof ratio, "%.2f", timing.ratio());
   report << tool << ": " << setting << " auto: " << kPrecisionChoices.name(timing.faster) << " (bf16 takes " << ratio
          << "x the time of fp32 for " << workload << " here"
          << (cache.path().empty() ? ")" : "; remembered in " + cache.path() + ")") << "\n";
-  for (size_t i = 0; i < cache.notes().size(); ++i)
-    if (cache.notes()[i].rfind("could not save", 0) == 0) report << tool << ": note: " << cache.notes()[i] << "\n";
+  for (size_t i = read_notes; i < cache.notes().size(); ++i) report << tool << ": note: " << cache.notes()[i] << "\n";
   return timing.faster;
 }
 
