@@ -57,9 +57,10 @@ for t in "${targets[@]}"; do
   rc=$?
   set -e
   stat() { grep -m1 "^stat::$1:" "$log" | awk '{print $2}'; }
-  units=$(ls "$corpus" | wc -l)
-  printf 'fuzz: %-10s %s s: %s executions, %s exec/s, corpus %s inputs (+%s new), peak RSS %s MB\n' "$t" "$seconds" \
-    "$(stat number_of_executed_units)" "$(stat average_exec_per_sec)" "$units" "$(stat new_units_added)" "$(stat peak_rss_mb)"
+  # libFuzzer's last status line: coverage (edges), features and the corpus (inputs/size) it kept.
+  last=$(grep -E '^#[0-9]+ ' "$log" | tail -n 1 | grep -oE 'cov: [0-9]+|corp: [0-9]+/[0-9]+[a-zA-Z]*' | paste -sd' ')
+  printf 'fuzz: %-10s %s s: %s executions, %s exec/s, %s new inputs, %s, peak RSS %s MB\n' "$t" "$seconds" \
+    "$(stat number_of_executed_units)" "$(stat average_exec_per_sec)" "$(stat new_units_added)" "$last" "$(stat peak_rss_mb)"
   if ((rc != 0)); then
     echo "fuzz: $t FAILED (exit $rc): $(grep -m1 -E '^==[0-9]+==ERROR|runtime error|^SUMMARY|deadly signal|out-of-memory|timeout' "$log" || true)" >&2
     echo "fuzz: log $log; inputs in $crashes/: $(ls "$crashes" | tr '\n' ' ')" >&2
