@@ -56,9 +56,9 @@ for t in "${targets[@]}"; do
     -artifact_prefix="$crashes/" "$corpus" "tests/fuzz/corpus/$t" >"$log" 2>&1
   rc=$?
   set -e
-  stat() { grep -m1 "^stat::$1:" "$log" | awk '{print $2}'; }
+  stat() { grep -m1 "^stat::$1:" "$log" | awk '{print $2}' || true; }
   # libFuzzer's last status line: coverage (edges), features and the corpus (inputs/size) it kept.
-  last=$(grep -E '^#[0-9]+ ' "$log" | tail -n 1 | grep -oE 'cov: [0-9]+|corp: [0-9]+/[0-9]+[a-zA-Z]*' | paste -sd' ')
+  last=$(grep -E '^#[0-9]+\s' "$log" | tail -n 1 | grep -oE 'cov: [0-9]+|corp: [0-9]+/[0-9]+[a-zA-Z]*' | paste -sd' ' || true)
   printf 'fuzz: %-10s %s s: %s executions, %s exec/s, %s new inputs, %s, peak RSS %s MB\n' "$t" "$seconds" \
     "$(stat number_of_executed_units)" "$(stat average_exec_per_sec)" "$(stat new_units_added)" "$last" "$(stat peak_rss_mb)"
   if ((rc != 0)); then
