@@ -51,8 +51,10 @@ for t in "${targets[@]}"; do
   mkdir -p "$corpus" "$crashes" "$(dirname "$log")"
   # New inputs go to the first directory (build-fuzz/corpus); the committed seeds stay as they are.
   # -rss_limit_mb: 2 GiB per input is already far more than any loader needs for a valid small file.
+  dict=()
+  [[ -f tests/fuzz/$t.dict ]] && dict=(-dict="tests/fuzz/$t.dict")
   set +e
-  "$build/fuzz/fuzz_$t" -max_total_time="$seconds" -timeout=60 -rss_limit_mb=2048 -print_final_stats=1 \
+  "$build/fuzz/fuzz_$t" "${dict[@]}" -max_total_time="$seconds" -timeout=60 -rss_limit_mb=2048 -print_final_stats=1 \
     -artifact_prefix="$crashes/" "$corpus" "tests/fuzz/corpus/$t" >"$log" 2>&1
   rc=$?
   set -e
