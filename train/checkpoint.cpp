@@ -5,10 +5,13 @@
 #include <algorithm>
 #include <cstdio>
 #include <filesystem>
+#include <fstream>
+#include <iterator>
 #include <regex>
 
 #include "core/errors.h"
 #include "data/atomic_file.h"
+#include "train/torch_archive.h"
 
 namespace fs = std::filesystem;
 
@@ -52,6 +55,12 @@ void save_checkpoint(const std::string& path, TransformerNet& net, torch::optim:
 
 CheckpointState load_checkpoint(const std::string& path, TransformerNet& net, torch::optim::Optimizer& optimizer) {
   CheckpointState state;
+  {
+    std::ifstream in(path, std::ios::binary);
+    if (!in) throw path_error(path, "cannot open checkpoint (missing or unreadable)");
+    // LibTorch leaks when it rejects a damaged archive, and names zip internals: check first.
+    check_torch_archive(path, std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>()));
+  }
   try {
     torch::serialize::InputArchive archive, model_archive, optimizer_archive;
     archive.load_from(path);
