@@ -369,7 +369,7 @@ TEST(NstInfer, BadCommandLinesGiveOneLineErrors) {
       {"--model " + (dir / "bad.safetensors") + " --input " + (dir / "in.png") + " --output " + (dir / "o.png"),
        dir / "bad.safetensors: "},
       {"--model " + model + " --input " + (dir / "bad.safetensors") + " --output " + (dir / "o.png"), "bad.safetensors"},
-      {"--model " + model + " --input " + (dir / "in.png") + " --output " + (dir / "o.xyz"), "o.xyz: cannot write"},
+      {"--model " + model + " --input " + (dir / "in.png") + " --output " + (dir / "o.xyz"), "o.xyz: the output of an image must be an image file"},
       {"--model " + model + " --input " + (dir / "in.png") + " --output " + (dir / "o.png") + " --strength 2", "--strength"},
       {"--model " + model + " --input " + (dir / "in.png") + " --output " + (dir / "o.png") + " --precision fp8", "--precision"},
       {"--input " + (dir / "in.png") + " --output " + (dir / "o.png"), "--model"},
