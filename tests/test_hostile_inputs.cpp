@@ -63,6 +63,13 @@ class HostileInputs : public ::testing::Test {
     fs::create_directories(dir / "out");
   }
   std::string infer(const std::string& args) const { return tool("nst-infer") + "--model " + model + " " + args; }
+  // nst-infer on photo.png with a copy of the model whose architecture metadata is `architecture`.
+  std::string infer_with_architecture(const std::string& name, const std::string& architecture) const {
+    auto file = nst::read_safetensors(model);
+    file.metadata["architecture"] = architecture;
+    nst::write_safetensors(dir / name, file.tensors, file.metadata);
+    return tool("nst-infer") + "--model " + (dir / name) + " --input " + (dir / "photo.png") + " --output " + (dir / "out/x.png");
+  }
 
   TempDir dir;
   std::string model;
@@ -91,12 +98,8 @@ TEST_F(HostileInputs, NonRegularFilesAndAbsurdNumbersAreRefusedAtOnce) {
 // Class 3: metadata that would build a huge net, and headers that promise huge images, are refused
 // from the file's own bytes, before anything of that size is allocated.
 TEST_F(HostileInputs, HugeClaimsAreRefusedBeforeAllocating) {
-  auto tensors = nst::read_safetensors(model);
-  tensors.metadata["architecture"] = R"({"width":1024,"res_blocks":64})";
-  nst::write_safetensors(dir / "huge.safetensors", tensors.tensors, tensors.metadata);
-  expect_one_line_error(tool("nst-infer") + "--model " + (dir / "huge.safetensors") + " --input " + (dir / "photo.png") +
-                            " --output " + (dir / "out/a.png"),
-                        "huge.safetensors: ");
+  expect_one_line_error(infer_with_architecture("huge.safetensors", R"({"width":1024,"res_blocks":64})"),
+                        "huge.safetensors: 504 tensors missing");
   // A PNG header claiming 40000 x 30000 pixels (1.2 gigapixels) over a few bytes of data.
   std::string png = read_bytes(dir / "photo.png");
   auto put32 = [&](size_t at, uint32_t v) {
@@ -144,17 +147,13 @@ TEST_F(HostileInputs, DamagedImagesAndModelsAreNamed) {
   expect_one_line_error(infer("--input " + (dir / "flipped.png") + " --output " + (dir / "out/b.png")),
                         "flipped.png: damaged PNG (chunk IDAT fails its CRC check)");
   // Architecture metadata: 16.5 is not an integer; a key given twice is not a choice to guess.
-  auto tensors = nst::read_safetensors(model);
-  tensors.metadata["architecture"] = R"({"width":4.5,"res_blocks":1})";
-  nst::write_safetensors(dir / "fraction.safetensors", tensors.tensors, tensors.metadata);
-  expect_one_line_error(tool("nst-infer") + "--model " + (dir / "fraction.safetensors") + " --input " + (dir / "photo.png") +
-                            " --output " + (dir / "out/c.png"),
+  expect_one_line_error(infer_with_architecture("fraction.safetensors", R"({"width":4.5,"res_blocks":1})"),
                         "'width' must be an integer, got 4.5");
-  tensors.metadata["architecture"] = R"({"width":4,"res_blocks":1,"width":8})";
-  nst::write_safetensors(dir / "twice.safetensors", tensors.tensors, tensors.metadata);
-  expect_one_line_error(tool("nst-infer") + "--model " + (dir / "twice.safetensors") + " --input " + (dir / "photo.png") +
-                            " --output " + (dir / "out/d.png"),
+  expect_one_line_error(infer_with_architecture("twice.safetensors", R"({"width":4,"res_blocks":1,"width":8})"),
                         "duplicate key 'width'");
+  // The same tensors claimed by a wider net: every shape is compared before the net is built.
+  expect_one_line_error(infer_with_architecture("wide.safetensors", R"({"width":1024,"res_blocks":1})"),
+                        "wide.safetensors: tensor 'conv1.conv2d.bias' has shape [4], expected [1024]");
   EXPECT_TRUE(fs::is_empty(dir / "out"));
 }
 
