@@ -177,7 +177,7 @@ int main(int argc, char** argv) {
 
     std::error_code ec;
     if (!input_list.empty()) {
-      if (!fs::is_regular_file(input_list, ec)) throw nst::path_error(input_list, "no such input list");
+      nst::require_regular_file(input_list);
       if (fs::exists(output) && !fs::is_directory(output))
         throw nst::path_error(output, "exists and is not a directory (--input-list needs an output directory)");
     } else if (!fs::exists(input, ec)) throw nst::path_error(input, "no such file or directory");

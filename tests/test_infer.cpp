@@ -378,7 +378,7 @@ TEST(NstInfer, BadCommandLinesGiveOneLineErrors) {
        "--shard must be I/N with 0 <= I < N (e.g. 0/4 ... 3/4), got '3/3'"},
       {"--model " + model + " --input " + (dir / "in.png") + " --output " + (dir / "o.png") + " --shard 1/2",
        "--shard needs a directory --input or an --input-list"},
-      {"--model " + model + " --input-list " + (dir / "absent.txt") + " --output " + (dir / "o"), "absent.txt: no such input list"},
+      {"--model " + model + " --input-list " + (dir / "absent.txt") + " --output " + (dir / "o"), "absent.txt: no such file"},
   };
   for (const auto& c : cases) {
     auto result = test::run_command(nst_infer() + " " + c.args);
