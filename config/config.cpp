@@ -1,12 +1,15 @@
 #include "config/config.h"
 
 #include <algorithm>
+#include <cmath>
+#include <set>
 #include <filesystem>
 #include <functional>
 #include <sstream>
 #include <stdexcept>
 
 #include "core/errors.h"
+#include "core/file_checks.h"
 
 namespace nst {
 namespace {
@@ -130,9 +133,11 @@ void Config::check_type(const YAML::Node& schema, const YAML::Node& value, const
 void Config::merge_into(YAML::Node target, const YAML::Node& defaults, const YAML::Node& value, const std::string& prefix,
                         const std::string& source) {
   if (!value.IsMap()) throw path_error(source, (prefix.empty() ? "the document" : "'" + prefix + "'") + " must be a map");
+  std::set<std::string> seen;  // YAML forbids duplicate keys, yaml-cpp keeps both: which one would win is a guess
   for (const auto& item : value) {
     const std::string name = item.first.as<std::string>();
     const std::string key = prefix.empty() ? name : prefix + "." + name;
+    if (!seen.insert(name).second) throw path_error(source, "duplicate key '" + key + "'");
     if (!defaults.IsMap() || !defaults[name].IsDefined())
       throw path_error(source, "unknown key '" + key + "'" + suggest(key));
     const YAML::Node schema = defaults[name];
@@ -150,7 +155,7 @@ void Config::merge_yaml(const YAML::Node& node, const std::string& source) {
 }
 
 void Config::merge_file(const std::string& path, const std::vector<std::string>& ignored_sections) {
-  if (!std::filesystem::is_regular_file(path)) throw path_error(path, "config file not found");
+  require_regular_file(path);
   YAML::Node node;
   try {
     node = YAML::LoadFile(path);
@@ -160,6 +165,26 @@ void Config::merge_file(const std::string& path, const std::vector<std::string>&
   if (node.IsMap())
     for (const auto& section : ignored_sections) node.remove(section);
   merge_yaml(node, path);
+}
+
+void Config::merge_complete_file(const std::string& path) {
+  merge_file(path);
+  const YAML::Node file = YAML::LoadFile(path);
+  std::vector<std::string> keys;
+  collect_keys(schema_, "", keys);
+  auto inside_weight_map = [&](const std::string& key) {  // its entries are layer names, not schema keys
+    for (size_t dot = key.find('.'); dot != std::string::npos; dot = key.find('.', dot + 1))
+      if (weight_maps_.count(key.substr(0, dot))) return true;
+    return false;
+  };
+  for (const auto& key : keys) {
+    if (inside_weight_map(key)) continue;
+    YAML::Node node = file;
+    std::stringstream stream(key);
+    for (std::string part; std::getline(stream, part, '.');) node.reset(node.IsMap() ? node[part] : YAML::Node());
+    if (!node.IsDefined())
+      throw path_error(path, "lacks '" + key + "' (the tools write this file whole: damaged or edited?)");
+  }
 }
 
 void Config::set(const std::string& key, const YAML::Node& value) {
@@ -233,7 +258,11 @@ static T convert_or_throw(const YAML::Node& node, const std::string& key, const 
 }
 
 int64_t Config::get_int(const std::string& key) const { return convert_or_throw<int64_t>(lookup(key), key, "an integer"); }
-double Config::get_double(const std::string& key) const { return convert_or_throw<double>(lookup(key), key, "a number"); }
+double Config::get_double(const std::string& key) const {
+  const double value = convert_or_throw<double>(lookup(key), key, "a number");
+  if (!std::isfinite(value)) throw std::runtime_error("config key '" + key + "' must be a finite number");
+  return value;
+}
 bool Config::get_bool(const std::string& key) const { return convert_or_throw<bool>(lookup(key), key, "a boolean"); }
 std::string Config::get_string(const std::string& key) const {
   const YAML::Node node = lookup(key);
@@ -243,10 +272,16 @@ std::vector<std::string> Config::get_strings(const std::string& key) const {
   return convert_or_throw<std::vector<std::string>>(lookup(key), key, "a list of strings");
 }
 std::vector<double> Config::get_doubles(const std::string& key) const {
-  return convert_or_throw<std::vector<double>>(lookup(key), key, "a list of numbers");
+  const auto values = convert_or_throw<std::vector<double>>(lookup(key), key, "a list of numbers");
+  for (double value : values)
+    if (!std::isfinite(value)) throw std::runtime_error("config key '" + key + "' must be a list of finite numbers");
+  return values;
 }
 std::map<std::string, double> Config::get_weights(const std::string& key) const {
-  return convert_or_throw<std::map<std::string, double>>(lookup(key), key, "a map of name -> number");
+  const auto weights = convert_or_throw<std::map<std::string, double>>(lookup(key), key, "a map of name -> number");
+  for (const auto& [name, weight] : weights)
+    if (!std::isfinite(weight)) throw std::runtime_error("config key '" + key + "." + name + "' must be a finite number");
+  return weights;
 }
 
 std::string Config::dump() const {

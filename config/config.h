@@ -26,6 +26,9 @@ class Config {
   // ignored_sections: top-level sections of another tool's config that leave this tool's keys as
   // they are (nst-eval reads nst-optimize's files without their output/optimize sections).
   void merge_file(const std::string& path, const std::vector<std::string>& ignored_sections = {});
+  // A file the tools wrote whole (a run's config.yaml): as merge_file, and every key of the schema
+  // must be in it, so a damaged file is an error rather than silently filled with defaults.
+  void merge_complete_file(const std::string& path);
   void merge_yaml(const YAML::Node& node, const std::string& source);
   void apply_override(const std::string& key_equals_value);  // "train.lr=1e-4", "style.images=[a.jpg]"
 

@@ -2,6 +2,8 @@
 
 #include <stdexcept>
 
+#include "core/runtime.h"
+
 namespace nst {
 
 std::optional<int> parse_command_line(CLI::App& app, int argc, char** argv, const std::string& tool) {
@@ -16,7 +18,7 @@ std::optional<int> parse_command_line(CLI::App& app, int argc, char** argv, cons
 }
 
 void add_threads_option(CLI::App& app, int& threads, const std::string& note) {
-  app.add_option("--threads", threads, "intra-op threads, 0 = all cores" + note)->check(CLI::NonNegativeNumber);
+  app.add_option("--threads", threads, "intra-op threads, 0 = all cores" + note)->check(CLI::Range(0, kMaxThreads));
 }
 
 void add_device_option(CLI::App& app, std::string& device, const std::string& note) {

@@ -17,6 +17,9 @@ int available_cores() {
 }
 
 int configure_threads(int requested) {
+  if (requested < 0 || requested > kMaxThreads)
+    throw std::runtime_error("threads " + std::to_string(requested) + " is out of range 0.." + std::to_string(kMaxThreads) +
+                             " (0 = all cores)");
   const int threads = requested > 0 ? requested : available_cores();
   torch::set_num_threads(threads);
   return threads;

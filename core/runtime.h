@@ -9,8 +9,11 @@ namespace nst {
 // Cores this process may use (sched_getaffinity), at least 1.
 int available_cores();
 
+// The most intra-op threads any option accepts: more only spends minutes creating threads.
+constexpr int kMaxThreads = 1024;
+
 // Sets LibTorch's intra-op threads: requested > 0, else all available cores (Debian's LibTorch
-// would default to 1 here). Returns the number set.
+// would default to 1 here). Returns the number set; throws when requested > kMaxThreads.
 int configure_threads(int requested);
 
 // "auto" (CUDA if present, else CPU), "cpu" or "cuda[:N]". Throws a clear error for an unknown name

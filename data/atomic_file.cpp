@@ -1,10 +1,13 @@
 #include "data/atomic_file.h"
 #include "core/errors.h"
 
+#include <signal.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <filesystem>
 #include <fstream>
+#include <regex>
 #include <stdexcept>
 
 namespace fs = std::filesystem;
@@ -40,6 +43,21 @@ void write_bytes_atomically(const std::string& path, std::string_view bytes) {
     out.flush();
     if (!out) throw path_error(path, "write failed (disk full?)");
   });
+}
+
+int remove_stale_temporaries(const std::string& directory) {
+  static const std::regex temporary(R"(\..+\.tmp-([0-9]{1,9})(\.[^.]*)?)");  // temporary_path_for's names
+  int removed = 0;
+  std::error_code ec;
+  for (const auto& entry : fs::directory_iterator(directory, ec)) {
+    std::smatch match;
+    const std::string name = entry.path().filename().string();
+    if (!entry.is_regular_file(ec) || !std::regex_match(name, match, temporary)) continue;
+    const pid_t writer = static_cast<pid_t>(std::stol(match[1]));
+    if (writer == ::getpid() || ::kill(writer, 0) == 0 || errno != ESRCH) continue;  // its writer may still be at work
+    if (fs::remove(entry.path(), ec)) ++removed;
+  }
+  return removed;
 }
 
 }  // namespace nst

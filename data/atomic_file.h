@@ -15,4 +15,8 @@ void write_atomically(const std::string& path, const std::function<void(const st
 
 void write_bytes_atomically(const std::string& path, std::string_view bytes);
 
+// Removes the temporary files that writers killed mid-write (kill -9, power loss) left in `directory`:
+// names made by temporary_path_for whose process is gone. Returns how many were removed.
+int remove_stale_temporaries(const std::string& directory);
+
 }  // namespace nst

@@ -10,6 +10,7 @@
 
 #include "data/image_io.h"
 #include "core/errors.h"
+#include "core/file_checks.h"
 
 namespace fs = std::filesystem;
 
@@ -31,6 +32,7 @@ std::vector<std::string> list_images(const std::string& dir) {
 }
 
 std::vector<std::string> read_file_list(const std::string& path) {
+  require_regular_file(path);
   std::ifstream in(path);
   if (!in) throw path_error(path, "cannot open file list");
   const fs::path base = fs::path(path).parent_path();

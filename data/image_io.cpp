@@ -1,6 +1,7 @@
 #include "data/image_io.h"
 
 #include <opencv2/imgcodecs.hpp>
+#include <opencv2/core/utils/logger.hpp>
 #include <opencv2/imgproc.hpp>
 
 #include <algorithm>
@@ -8,12 +9,15 @@
 #include <filesystem>
 #include <fstream>
 #include <iterator>
+#include <mutex>
 #include <stdexcept>
 #include <vector>
 
 #include "core/errors.h"
 #include "core/paths.h"
+#include "core/runtime.h"
 #include "data/atomic_file.h"
+#include "data/image_header.h"
 
 namespace fs = std::filesystem;
 
@@ -37,12 +41,35 @@ std::vector<uchar> read_file_bytes(const std::string& path) {
   return std::vector<uchar>((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
 }
 
+// OpenCV's own pixel limit: larger images it refuses anyway, with a message that names no file.
+constexpr int64_t kMaxDecodePixels = int64_t{1} << 30;
+
+// Refuses, before any pixel is allocated, what the header says will not fit and what is damaged.
+void check_before_decoding(const std::string& path, const std::vector<uchar>& bytes) {
+  if (const std::string damage = image_damage(bytes); !damage.empty()) throw path_error(path, damage);
+  const auto size = image_size_from_header(bytes);
+  if (!size) return;  // TIFF and the rest: OpenCV's limit applies
+  const int64_t pixels = int64_t{size->width} * size->height;
+  const std::string dimensions = std::to_string(size->width) + "x" + std::to_string(size->height);
+  if (size->width <= 0 || size->height <= 0) throw path_error(path, "corrupt header (image size " + dimensions + ")");
+  if (pixels > kMaxDecodePixels) throw path_error(path, "image is " + dimensions + ", over the decoder's 1-gigapixel limit");
+  const int64_t needed = pixels * 8, available = available_memory_bytes();  // 16-bit BGRA, the largest we decode
+  if (available > 0 && needed > available / 2)
+    throw path_error(path, "image is " + dimensions + ": decoding it needs " + std::to_string(needed >> 20) + " MiB, " +
+                               std::to_string(available >> 20) + " MiB are available");
+}
+
 cv::Mat decode(const std::string& path, const std::vector<uchar>& bytes, int flags) {
+  static std::once_flag quiet;  // failures are ours to report, in one line; OpenCV's [WARN] lines are noise
+  std::call_once(quiet, [] { cv::utils::logging::setLogLevel(cv::utils::logging::LOG_LEVEL_ERROR); });
+  check_before_decoding(path, bytes);
   cv::Mat image;
   try {
     image = cv::imdecode(bytes, flags);
   } catch (const cv::Exception& e) {
-    throw path_error(path, "cannot decode image (" + e.err + ")");
+    throw path_error(path, "cannot decode image (" + first_line(e.err) + ")");
+  } catch (const std::bad_alloc&) {
+    throw path_error(path, "cannot decode image (out of memory)");
   }
   if (image.empty()) throw path_error(path, "not an image or corrupt (cannot decode)");
   return image;

@@ -9,7 +9,9 @@
 #include <vector>
 
 #include "core/errors.h"
+#include "core/file_checks.h"
 #include "data/atomic_file.h"
+#include "data/json_strict.h"
 
 namespace nst {
 namespace {
@@ -40,6 +42,7 @@ const DtypeInfo* dtype_by_type(torch::ScalarType type) {
 }  // namespace
 
 SafeTensors read_safetensors(const std::string& path) {
+  require_regular_file(path);
   std::ifstream in(path, std::ios::binary | std::ios::ate);
   if (!in) throw path_error(path, "cannot open file (missing or unreadable)");
   const int64_t file_size = in.tellg();
@@ -56,9 +59,9 @@ SafeTensors read_safetensors(const std::string& path) {
   in.read(header.data(), static_cast<std::streamsize>(header_len));
   nlohmann::json json;
   try {
-    json = nlohmann::json::parse(header);
+    json = parse_json_strict(header);
   } catch (const std::exception& e) {
-    throw path_error(path, "corrupt safetensors header (invalid JSON)");
+    throw path_error(path, std::string("corrupt safetensors header (") + first_line(e.what()) + ")");
   }
   if (!json.is_object()) throw path_error(path, "corrupt safetensors header (not a JSON object)");
 

@@ -22,8 +22,7 @@ int BatchSummary::report(const std::string& tool, const std::string& unit) const
     line << rate;
   }
   if (interrupted) line << "; interrupted (rerun with --skip-existing to resume)";
-  std::cerr << line.str() << "\n";
-  for (const auto& failure : failures) std::cerr << tool << ": failed: " << failure << "\n";
+  std::cerr << line.str() << "\n";  // each failure had its line when it happened
   if (interrupted) return kExitInterrupted;
   return failures.empty() ? 0 : 1;
 }

@@ -120,7 +120,7 @@ BatchSummary stylize_jobs(Stylizer& stylizer, JobList list, const std::string& o
   Progress progress("stylize", static_cast<int64_t>(jobs.size()), "img");
   std::mutex summary_mutex;
   auto fail = [&](const std::string& message) {
-    report_line("nst-infer: skipped " + message);
+    report_line("nst-infer: failed: " + message);
     std::lock_guard<std::mutex> lock(summary_mutex);
     summary.failures.push_back(message);
   };

@@ -10,11 +10,14 @@
 
 #include "core/command_line.h"
 #include "core/errors.h"
+#include "core/file_checks.h"
 #include "core/paths.h"
 #include "core/runtime.h"
 #include "core/signals.h"
 #include "core/tool.h"
+#include "data/image_header.h"
 #include "data/image_io.h"
+#include "data/video_io.h"
 #include "infer/folder_job.h"
 #include "infer/precision_auto.h"
 #include "infer/stylizer.h"
@@ -78,15 +81,33 @@ cv::Size typical_size(const std::string& input, const std::string& input_list, b
     if (!image.empty()) image = (fs::path(input_list).parent_path() / image).string();
   }
   cv::Size size(512, 512);
-  if (video) {
-    cv::VideoCapture capture(input);
-    const int w = static_cast<int>(capture.get(cv::CAP_PROP_FRAME_WIDTH)), h = static_cast<int>(capture.get(cv::CAP_PROP_FRAME_HEIGHT));
-    if (w > 0 && h > 0) size = cv::Size(w, h);
-  } else if (!image.empty()) {
-    const cv::Mat pixels = cv::imread(image, cv::IMREAD_COLOR);
-    if (!pixels.empty()) size = pixels.size();
+  try {  // a file that cannot be read keeps the default here; the job itself reports it, once
+    if (video) {
+      cv::VideoCapture capture = nst::open_video(input);
+      const int w = static_cast<int>(capture.get(cv::CAP_PROP_FRAME_WIDTH)), h = static_cast<int>(capture.get(cv::CAP_PROP_FRAME_HEIGHT));
+      if (w > 0 && h > 0) size = cv::Size(w, h);
+    } else if (!image.empty() && fs::is_regular_file(image)) {
+      std::ifstream in(image, std::ios::binary);  // the header is enough: nothing is decoded twice
+      std::vector<uint8_t> head(256 << 10);
+      in.read(reinterpret_cast<char*>(head.data()), static_cast<std::streamsize>(head.size()));
+      head.resize(static_cast<size_t>(in.gcount()));
+      if (const auto header = nst::image_size_from_header(head); header && header->area() > 0) size = *header;
+    }
+  } catch (const std::exception&) {
   }
   return nst::target_size(size.height, size.width, style);
+}
+
+// One image or video in, one file out: checked before the model loads, so a bad path costs nothing
+// and the work never overwrites its own input or finds an unwritable output only at the end.
+void check_single_input(const std::string& input, const std::string& output, bool video) {
+  nst::require_regular_file(input);
+  nst::refuse_overwriting_input(output, input);
+  if (video && !nst::has_video_extension(output))
+    throw nst::path_error(output, "the output of a video must be a video file (.avi, .mp4, .mkv, .webm, ...)");
+  if (!video && !nst::has_image_extension(output))
+    throw nst::path_error(output, "the output of an image must be an image file (.jpg, .png, .webp, .bmp, .tif)");
+  nst::require_writable_output(output);
 }
 
 }  // namespace
@@ -156,7 +177,7 @@ int main(int argc, char** argv) {
 
     std::error_code ec;
     if (!input_list.empty()) {
-      if (!fs::is_regular_file(input_list, ec)) throw nst::path_error(input_list, "no such input list");
+      nst::require_regular_file(input_list);
       if (fs::exists(output) && !fs::is_directory(output))
         throw nst::path_error(output, "exists and is not a directory (--input-list needs an output directory)");
     } else if (!fs::exists(input, ec)) throw nst::path_error(input, "no such file or directory");
@@ -166,6 +187,7 @@ int main(int argc, char** argv) {
       throw std::runtime_error("--shard needs a directory --input or an --input-list");
     if (folder && fs::exists(output) && !fs::is_directory(output))
       throw nst::path_error(output, "exists and is not a directory (a directory input needs an output directory)");
+    if (!folder && input_list.empty()) check_single_input(input, output, video);
     if (video && out.skip_existing() && fs::exists(output)) {
       std::cerr << "nst-infer: " << output << " exists, skipped\n";
       return 0;

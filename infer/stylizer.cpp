@@ -18,17 +18,24 @@ std::string gib_text(int64_t bytes) {
   return out.str();
 }
 
+// 6 significant digits: std::to_string would print 1e308 as 309 digits.
+std::string number(double value) {
+  std::ostringstream out;
+  out << value;
+  return out.str();
+}
+
 }  // namespace
 
 void StylizeOptions::validate() const {
   if (max_size_ < 0) throw std::runtime_error("--max-size must be >= 0 (0 = no limit), got " + std::to_string(max_size_));
-  if (!(scale_ > 0 && scale_ <= 16)) throw std::runtime_error("--scale must be in (0, 16], got " + std::to_string(scale_));
+  if (!(scale_ > 0 && scale_ <= 16)) throw std::runtime_error("--scale must be in (0, 16], got " + number(scale_));
   if (!(strength_ >= 0 && strength_ <= 1))
-    throw std::runtime_error("--strength must be in 0..1, got " + std::to_string(strength_));
+    throw std::runtime_error("--strength must be in 0..1, got " + number(strength_));
   if (tile_ != 0 && tile_ < 64) throw std::runtime_error("--tile must be 0 (auto) or at least 64, got " + std::to_string(tile_));
   if (thumbnail_ < 64) throw std::runtime_error("--tile-thumbnail must be at least 64, got " + std::to_string(thumbnail_));
   if (!(stroke_scale_ >= 0.25 && stroke_scale_ <= 8))
-    throw std::runtime_error("--stroke-scale must be in 0.25..8, got " + std::to_string(stroke_scale_));
+    throw std::runtime_error("--stroke-scale must be in 0.25..8, got " + number(stroke_scale_));
 }
 
 cv::Size target_size(int64_t height, int64_t width, const StylizeOptions& options) {

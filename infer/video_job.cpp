@@ -99,6 +99,10 @@ BatchSummary stylize_video(Stylizer& stylizer, const std::string& input, const s
     if (!fs::exists(tmp) || fs::file_size(tmp) == 0) throw path_error(output, "the video writer produced no file");
   });
   summary.seconds = progress.elapsed_seconds();
+  // The container announced more (a cut-off download, a damaged file); mp4's count is an estimate: slack.
+  if (total > 0 && summary.written + std::max<int64_t>(2, total / 100) < total)
+    report_line("nst-infer: warning: " + input + ": ended after " + std::to_string(summary.written) + " of " +
+                std::to_string(total) + " frames (truncated or damaged?); wrote those");
   std::string note = "(audio is not copied)";
   if (blend.frames() > 0) {
     char timing[96];

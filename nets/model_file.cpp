@@ -7,6 +7,7 @@
 #include <stdexcept>
 
 #include "core/errors.h"
+#include "data/json_strict.h"
 #include "data/safetensors.h"
 
 namespace nst {
@@ -35,7 +36,7 @@ TransformerNetOptions guess_architecture(const std::map<std::string, torch::Tens
   TransformerNetOptions options;
   auto conv1 = tensors.find("conv1.conv2d.weight");
   if (conv1 != tensors.end() && conv1->second.dim() == 4) options.width(conv1->second.size(0));
-  const std::regex residual(R"(res(\d+)\.conv1\.conv2d\.weight)");
+  const std::regex residual(R"(res(\d{1,6})\.conv1\.conv2d\.weight)");  // at most 6 digits: stoll cannot overflow
   int64_t blocks = 0;
   for (const auto& [name, tensor] : tensors) {
     std::smatch match;
@@ -44,6 +45,23 @@ TransformerNetOptions guess_architecture(const std::map<std::string, torch::Tens
   options.res_blocks(blocks);
   if (tensors.count("deconv1.conv_transpose2d.weight")) options.upsample(UpsampleKind::transposed);
   return options;
+}
+
+// The shape of every tensor of a net with these options, from two tiny nets of the same topology
+// (each channel count is a constant or grows linearly with the width): metadata that disagrees
+// with the tensors is found before a net of its size exists ({"width":1024,"res_blocks":64} ~78 GB).
+std::map<std::string, std::vector<int64_t>> expected_shapes(const TransformerNetOptions& options) {
+  TransformerNetOptions one = options, two = options;
+  TransformerNet narrow(one.width(1)), wider(two.width(2));
+  const auto at_one = expected_tensors(narrow), at_two = expected_tensors(wider);
+  std::map<std::string, std::vector<int64_t>> shapes;
+  for (const auto& [name, tensor] : at_one) {
+    std::vector<int64_t> shape = tensor.sizes().vec();
+    const auto step = at_two.at(name).sizes();
+    for (size_t d = 0; d < shape.size(); ++d) shape[d] += (step[d] - shape[d]) * (options.width() - 1);
+    shapes[name] = shape;
+  }
+  return shapes;
 }
 
 bool is_running_statistic(const std::string& name) {
@@ -96,16 +114,16 @@ TransformerNetOptions read_metadata(const std::string& path, const SafeTensors& 
   const auto architecture = file.metadata.find("architecture");
   if (architecture == file.metadata.end()) throw path_error(path, "architecture missing from the metadata");
   try {
-    options = TransformerNetOptions::from_json(nlohmann::json::parse(architecture->second));
+    options = TransformerNetOptions::from_json(parse_json_strict(architecture->second));
   } catch (const std::exception& e) {
     throw path_error(path, std::string("bad architecture metadata: ") + e.what());
   }
   const auto provenance = file.metadata.find("provenance");
   if (provenance != file.metadata.end()) {
     try {
-      model.provenance = nlohmann::json::parse(provenance->second);
-    } catch (const std::exception&) {
-      throw path_error(path, "provenance metadata is not valid JSON");
+      model.provenance = parse_json_strict(provenance->second);
+    } catch (const std::exception& e) {
+      throw path_error(path, "provenance metadata is not valid JSON (" + first_line(e.what()) + ")");
     }
   }
   return options;
@@ -126,8 +144,13 @@ LoadedModel load_model(const std::string& path) {
     options = read_metadata(path, file, model);
   }
 
-  model.net = TransformerNet(options);
-  auto expected = expected_tensors(model.net);
+  std::map<std::string, std::vector<int64_t>> expected;
+  try {
+    options.validate();
+    expected = expected_shapes(options);
+  } catch (const std::runtime_error& e) {
+    throw path_error(path, e.what());
+  }
 
   // Old pytorch/examples checkpoints (PyTorch < 0.4 InstanceNorm) carry running statistics the
   // instance norm never uses: drop them. A batch-norm net keeps the ones it has.
@@ -145,7 +168,7 @@ LoadedModel load_model(const std::string& path) {
                              " stale running statistics tensors (" + name_list(dropped) + ")");
 
   std::vector<std::string> missing, unknown;
-  for (const auto& [name, tensor] : expected)
+  for (const auto& [name, shape] : expected)
     if (!file.tensors.count(name)) missing.push_back(name);
   for (const auto& [name, tensor] : file.tensors)
     if (!expected.count(name)) unknown.push_back(name);
@@ -154,13 +177,15 @@ LoadedModel load_model(const std::string& path) {
     throw path_error(path, std::to_string(missing.size()) + " tensors missing" + arch + ": " + name_list(missing));
   if (!unknown.empty())
     throw path_error(path, std::to_string(unknown.size()) + " unknown tensors" + arch + ": " + name_list(unknown));
+  for (const auto& [name, shape] : expected)
+    if (file.tensors.at(name).sizes().vec() != shape)
+      throw path_error(path, "tensor '" + name + "' has shape " + shape_text(file.tensors.at(name).sizes()) + ", expected " +
+                           shape_text(shape) + arch);
 
+  model.net = TransformerNet(options);
   torch::NoGradGuard no_grad;
-  for (auto& [name, target] : expected) {
+  for (auto& [name, target] : expected_tensors(model.net)) {
     const auto& stored = file.tensors.at(name);
-    if (stored.sizes() != target.sizes())
-      throw path_error(path, "tensor '" + name + "' has shape " + shape_text(stored.sizes()) + ", expected " +
-                           shape_text(target.sizes()) + arch);
     if (!stored.is_floating_point())
       throw path_error(path, "tensor '" + name + "' has integer dtype " + std::string(c10::toString(stored.scalar_type())) +
                            " (expected F32, F16 or BF16)");

@@ -24,6 +24,9 @@ TransformerNetOptions TransformerNetOptions::from_json(const nlohmann::json& jso
   TransformerNetOptions options;
   for (const auto& [key, value] : json.items()) {
     try {
+      // get<int64_t>() would turn 16.5 into 16: only integers are integers.
+      if ((key == "width" || key == "res_blocks") && !value.is_number_integer())
+        throw std::runtime_error("architecture option '" + key + "' must be an integer, got " + value.dump());
       if (key == "width") options.width(value.get<int64_t>());
       else if (key == "res_blocks") options.res_blocks(value.get<int64_t>());
       else if (key == "norm") options.norm(kNormChoices.parse(value.get<std::string>(), "model.norm"));

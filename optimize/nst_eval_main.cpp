@@ -7,6 +7,7 @@
 
 #include "config/command_line.h"
 #include "core/command_line.h"
+#include "core/file_checks.h"
 #include "core/paths.h"
 #include "core/runtime.h"
 #include "core/tool.h"
@@ -100,7 +101,7 @@ int main(int argc, char** argv) {
     if (!videos) nst::require_option(!style_paths.empty(), "--style IMG", "nst-eval");
     nst::EvalOptions options = nst::eval_options_from(config);
 
-    if (!json_path.empty()) nst::create_parent_directories(json_path);
+    if (!json_path.empty()) nst::require_writable_output(json_path);
     nst::configure_threads(static_cast<int>(options.objective().threads()));
     if (videos) return evaluate_video_mode(content, stylized, video, options, style_paths, json_path);
     const nst::EvalPlan plan = nst::plan_evaluation(content, stylized);

@@ -11,6 +11,7 @@
 #include "config/command_line.h"
 #include "core/command_line.h"
 #include "core/errors.h"
+#include "core/file_checks.h"
 #include "core/paths.h"
 #include "core/runtime.h"
 #include "core/signals.h"
@@ -140,6 +141,10 @@ int main(int argc, char** argv) {
     const std::vector<std::string>& style_paths = command_line.styles();
     if (!nst::has_image_extension(output_path))
       throw nst::path_error(output_path, "output needs an image extension (.png, .jpg, .webp, ...)");
+    // optimize.init may be the output (continuing a run refines it); the content and styles may not.
+    nst::refuse_overwriting_input(output_path, content_path);
+    for (const auto& path : style_paths) nst::refuse_overwriting_input(output_path, path);
+    nst::require_writable_output(output_path);
     nst::OptimizeOptions options = nst::optimize_options_from(config);
     const OutputSettings output = output_settings_from(config);
 

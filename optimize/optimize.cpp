@@ -47,6 +47,8 @@ OptimizeOptions optimize_options_from(const Config& config) {
   options.init(config.get_string("optimize.init"));
   options.lbfgs_lr(config.get_double("optimize.lbfgs.lr"));
   options.lbfgs_history_size(config.get_int("optimize.lbfgs.history_size"));
+  if (options.lbfgs_history_size() < 1 || options.lbfgs_history_size() > 1000)  // each entry holds two image-sized tensors
+    throw std::runtime_error("optimize.lbfgs.history_size must be in 1..1000, got " + std::to_string(options.lbfgs_history_size()));
   options.line_search(config.get_choice("optimize.lbfgs.line_search", kLineSearchChoices));
   options.adam_lr(config.get_double("optimize.adam.lr"));
   options.schedule_sizes(config.get_doubles("optimize.schedule.sizes"));
@@ -70,7 +72,7 @@ std::vector<OptimizeLevel> schedule_for(const OptimizeOptions& options, int64_t 
   std::vector<OptimizeLevel> levels;
   if (sizes.empty() && iterations.empty()) {
     const int64_t n = options.iterations();
-    if (n < 0) throw std::runtime_error("optimize.iterations must be >= 0");
+    if (n < 0 || n > 10'000'000) throw std::runtime_error("optimize.iterations must be in 0..10000000, got " + std::to_string(n));
     return {{output_size, n}};
   }
   if (sizes.size() != iterations.size())

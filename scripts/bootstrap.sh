@@ -6,7 +6,7 @@ cd "$(dirname "$0")/.."
 
 packages=(
   cmake ninja-build g++ pkg-config
-  libtorch-dev libopencv-dev libyaml-cpp-dev libgtest-dev libcli11-dev nlohmann-json3-dev libssl-dev
+  libtorch-dev libopencv-dev libyaml-cpp-dev libgtest-dev libcli11-dev nlohmann-json3-dev libssl-dev zlib1g-dev
   libgloo-dev                  # headers of LibTorch's c10d Gloo process group (data-parallel nst-train)
   libopenblas0-openmp          # without it LibTorch uses reference BLAS: Gram matrices 2.3x slower
   python3 python3-torch python3-torchvision python3-numpy python3-matplotlib python3-pil python3-yaml  # references, converters, plots, meters

@@ -6,6 +6,7 @@
 # 1. nst-infer stylizes the photos of EVAL_DIR with MODEL (longest side SIZE);
 # 2. nst-optimize (L-BFGS, from the content image) optimizes each photo with STYLE, keeping snapshots
 #    at the iteration counts in ITERATIONS;
+# (fp32 throughout: figures comparable across machines, whatever precision auto would pick.)
 # 3. nst-eval scores the model's outputs and every snapshot with one loss definition (CONFIG);
 # 4. prints a table, each photo's place on its own curve and their median, e.g. "median: model loss
 #    ~= L-BFGS iteration 60" (Johnson et al. 2016 report that their nets reach roughly the loss of
@@ -72,14 +73,14 @@ for photo in "${photos[@]}"; do cp "$photo" "$WORK/content/"; done
 echo "compare_quality: ${#photos[@]} photo(s), ${SIZE}px, iterations ${counts[*]}, config $CONFIG; work in $WORK" >&2
 
 "$BIN/nst-infer" --model "$MODEL" --input "$WORK/content" --output "$WORK/model" --max-size "$SIZE" \
-  --output-ext png --threads "$THREADS" >&2
+  --output-ext png --threads "$THREADS" --precision fp32 >&2
 
 for photo in "$WORK"/content/*; do
   stem=$(basename "${photo%.*}")
   "$BIN/nst-optimize" --config "$CONFIG" --content "$photo" --style "$STYLE" --output "$WORK/optimize/$stem.png" \
     output.size="$SIZE" optimize.optimizer=lbfgs optimize.iterations="$max" optimize.schedule.sizes=[] \
     optimize.schedule.iterations=[] optimize.init=content output.snapshot_every="$step" \
-    output.snapshot_dir="$WORK/snapshots" output.curve="$WORK/curves/$stem.jsonl" threads="$THREADS" > /dev/null
+    output.snapshot_dir="$WORK/snapshots" output.curve="$WORK/curves/$stem.jsonl" threads="$THREADS" precision=fp32 > /dev/null
   for n in "${counts[@]}"; do
     mkdir -p "$WORK/iter_$n"
     snapshot=$(printf '%s/snapshots/%s.iter%04d.png' "$WORK" "$stem" "$n")
@@ -90,10 +91,10 @@ for photo in "$WORK"/content/*; do
 done
 
 "$BIN/nst-eval" --config "$CONFIG" --content "$WORK/content" --style "$STYLE" --stylized "$WORK/model" \
-  --json "$WORK/eval_model.jsonl" threads="$THREADS" > /dev/null
+  --json "$WORK/eval_model.jsonl" threads="$THREADS" precision=fp32 > /dev/null
 for n in "${counts[@]}"; do
   "$BIN/nst-eval" --config "$CONFIG" --content "$WORK/content" --style "$STYLE" --stylized "$WORK/iter_$n" \
-    --json "$WORK/eval_iter_$n.jsonl" threads="$THREADS" > /dev/null
+    --json "$WORK/eval_iter_$n.jsonl" threads="$THREADS" precision=fp32 > /dev/null
 done
 
 # Placement: log-log interpolation between the scored snapshots, and the first iteration at which

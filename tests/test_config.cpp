@@ -137,7 +137,7 @@ TEST(Config, FilesMergeOverDefaultsAndReportErrorsWithTheFileName) {
   write_file(dir / "list.yaml", "- a\n- b\n");
   EXPECT_CONTAINS(error_of([&] { make().merge_file(dir / "list.yaml"); }), "must be a map");
 
-  EXPECT_CONTAINS(error_of([&] { make().merge_file(dir / "missing.yaml"); }), "missing.yaml: config file not found");
+  EXPECT_CONTAINS(error_of([&] { make().merge_file(dir / "missing.yaml"); }), "missing.yaml: no such file");
 
   write_file(dir / "empty.yaml", "");
   Config empty = make();
@@ -189,4 +189,24 @@ TEST(Config, TrainDefaultsHaveEveryKeyTheIssueNames) {
   EXPECT_EQ(t.get_weights("loss.content.layers").size(), 2u);
   t.apply_override("style.weights=[0.7, 0.3]");
   EXPECT_EQ(t.get_doubles("style.weights"), (std::vector<double>{0.7, 0.3}));
+}
+
+// Duplicate keys, non-finite numbers and incomplete files the tools wrote whole are errors.
+TEST(Config, DuplicateKeysInfinitiesAndIncompleteRunFilesAreErrors) {
+  TempDir dir;
+  write_file(dir / "twice.yaml", "train:\n  lr: 1.0e-3\n  lr: 1.0\n");
+  EXPECT_CONTAINS(error_of([&] { make().merge_file(dir / "twice.yaml"); }), "twice.yaml: duplicate key 'train.lr'");
+  Config infinite = make();
+  infinite.apply_override("train.lr=.inf");
+  EXPECT_EQ(error_of([&] { infinite.get_double("train.lr"); }), "config key 'train.lr' must be a finite number");
+  Config nan = make();
+  nan.apply_override("loss.layers.relu1_2=.nan");
+  EXPECT_NE(error_of([&] { nan.get_weights("loss.layers"); }), "(no error)");
+
+  write_file(dir / "whole.yaml", make().dump());
+  EXPECT_NO_THROW(make().merge_complete_file(dir / "whole.yaml"));
+  write_file(dir / "partial.yaml", "name: demo\nseed: 1\nenabled: true\npath: null\nsizes: [1]\nnames: []\n"
+                                   "train:\n  lr: 0.1\nloss:\n  layers: {conv: 1.0}\n");
+  EXPECT_CONTAINS(error_of([&] { make().merge_complete_file(dir / "partial.yaml"); }),
+                  "partial.yaml: lacks 'train.iterations'");
 }

@@ -4,9 +4,12 @@
 #include <filesystem>
 #include <fstream>
 #include <opencv2/imgcodecs.hpp>
+#include <opencv2/imgproc.hpp>
 
 #include "data/atomic_file.h"
+#include "data/image_header.h"
 #include "data/image_io.h"
+#include "data/json_strict.h"
 #include "data/progress.h"
 #include "data/safetensors.h"
 #include "test_support.h"
@@ -153,7 +156,7 @@ TEST(SafeTensors, CorruptContainersAreRejectedWithReasons) {
   bad_json[8] = '[';
   write_bytes(dir / "json.safetensors", bad_json);
   EXPECT_NE(error_of([&] { nst::read_safetensors(dir / "json.safetensors"); }).find("header"), std::string::npos);
-  EXPECT_NE(error_of([&] { nst::read_safetensors(dir / "absent.safetensors"); }).find("absent.safetensors: cannot open"),
+  EXPECT_NE(error_of([&] { nst::read_safetensors(dir / "absent.safetensors"); }).find("absent.safetensors: no such file"),
             std::string::npos);
 }
 
@@ -161,4 +164,50 @@ TEST(Progress, DurationsAreFormattedAsHoursMinutesSeconds) {
   EXPECT_EQ(nst::Progress::format_duration(0), "0:00:00");
   EXPECT_EQ(nst::Progress::format_duration(3725.4), "1:02:05");
   EXPECT_EQ(nst::Progress::format_duration(-1), "--:--");
+}
+
+// The sizes read from headers agree with what OpenCV decodes (the reference), for every format we
+// sniff; whole files are undamaged, cut ones are named as truncated.
+TEST(ImageHeader, SizesAgreeWithOpenCvAndCutFilesAreTruncated) {
+  cv::Mat image(37, 53, CV_8UC3, cv::Scalar(10, 200, 90));
+  cv::circle(image, {20, 15}, 9, cv::Scalar(250, 0, 30), -1);
+  for (const std::string ext : {".png", ".jpg", ".bmp", ".webp"}) {
+    std::vector<uchar> bytes;
+    ASSERT_TRUE(cv::imencode(ext, image, bytes)) << ext;
+    const cv::Mat decoded = cv::imdecode(bytes, cv::IMREAD_UNCHANGED);
+    const auto size = nst::image_size_from_header(bytes);
+    ASSERT_TRUE(size.has_value()) << ext;
+    EXPECT_EQ(*size, decoded.size()) << ext;
+    EXPECT_EQ(nst::image_damage(bytes), "") << ext;
+    if (ext == ".png" || ext == ".jpg") {
+      const std::vector<uchar> cut(bytes.begin(), bytes.begin() + static_cast<std::ptrdiff_t>(bytes.size() * 2 / 3));
+      EXPECT_NE(nst::image_damage(cut).find("truncated"), std::string::npos) << ext;
+    }
+  }
+  std::vector<uchar> jpeg;
+  ASSERT_TRUE(cv::imencode(".jpg", image, jpeg));
+  jpeg.insert(jpeg.end(), 10000, 0x55);  // data after the end marker (e.g. a motion photo's video) is not damage
+  EXPECT_EQ(nst::image_damage(jpeg), "");
+  EXPECT_FALSE(nst::image_size_from_header({'x', 'y', 'z'}).has_value());
+}
+
+TEST(JsonStrict, DuplicateKeysAtAnyDepthAreErrors) {
+  EXPECT_EQ(nst::parse_json_strict(R"({"a":1,"b":{"a":2}})")["b"]["a"], 2);
+  EXPECT_EQ(error_of([] { nst::parse_json_strict(R"({"a":1,"a":2})"); }), "duplicate key 'a'");
+  EXPECT_EQ(error_of([] { nst::parse_json_strict(R"({"x":[{"k":1,"k":1}]})"); }), "duplicate key 'k'");
+  EXPECT_NE(error_of([] { nst::parse_json_strict("{"); }), "(no error)");
+}
+
+// Temporaries of writers that are gone are removed; those of a live writer (this process) stay.
+TEST(AtomicFile, StaleTemporariesOfDeadWritersAreRemoved) {
+  TempDir dir;
+  write_bytes(dir / ".ckpt_00000004.tmp-999999999.pt", "dead writer");
+  write_bytes(dir / (".model.tmp-" + std::to_string(::getpid()) + ".safetensors"), "live writer");
+  write_bytes(dir / "ckpt_00000004.pt", "a real file");
+  write_bytes(dir / ".hidden", "not ours");
+  EXPECT_EQ(nst::remove_stale_temporaries(dir.str()), 1);
+  EXPECT_FALSE(fs::exists(dir / ".ckpt_00000004.tmp-999999999.pt"));
+  EXPECT_TRUE(fs::exists(dir / (".model.tmp-" + std::to_string(::getpid()) + ".safetensors")));
+  EXPECT_TRUE(fs::exists(dir / "ckpt_00000004.pt"));
+  EXPECT_TRUE(fs::exists(dir / ".hidden"));
 }

@@ -369,7 +369,7 @@ TEST(NstInfer, BadCommandLinesGiveOneLineErrors) {
       {"--model " + (dir / "bad.safetensors") + " --input " + (dir / "in.png") + " --output " + (dir / "o.png"),
        dir / "bad.safetensors: "},
       {"--model " + model + " --input " + (dir / "bad.safetensors") + " --output " + (dir / "o.png"), "bad.safetensors"},
-      {"--model " + model + " --input " + (dir / "in.png") + " --output " + (dir / "o.xyz"), "o.xyz: cannot write"},
+      {"--model " + model + " --input " + (dir / "in.png") + " --output " + (dir / "o.xyz"), "o.xyz: the output of an image must be an image file"},
       {"--model " + model + " --input " + (dir / "in.png") + " --output " + (dir / "o.png") + " --strength 2", "--strength"},
       {"--model " + model + " --input " + (dir / "in.png") + " --output " + (dir / "o.png") + " --precision fp8", "--precision"},
       {"--input " + (dir / "in.png") + " --output " + (dir / "o.png"), "--model"},
@@ -378,7 +378,7 @@ TEST(NstInfer, BadCommandLinesGiveOneLineErrors) {
        "--shard must be I/N with 0 <= I < N (e.g. 0/4 ... 3/4), got '3/3'"},
       {"--model " + model + " --input " + (dir / "in.png") + " --output " + (dir / "o.png") + " --shard 1/2",
        "--shard needs a directory --input or an --input-list"},
-      {"--model " + model + " --input-list " + (dir / "absent.txt") + " --output " + (dir / "o"), "absent.txt: no such input list"},
+      {"--model " + model + " --input-list " + (dir / "absent.txt") + " --output " + (dir / "o"), "absent.txt: no such file"},
   };
   for (const auto& c : cases) {
     auto result = test::run_command(nst_infer() + " " + c.args);

@@ -223,7 +223,7 @@ TEST(Train, BadConfigsAndArgumentsAreOneClearLine) {
       {config + "data.train_dir=" + (dir / "nowhere"), "nowhere: no such directory"},
       {config + "loss_network.weights=null", "loss_network.weights is not set"},
       {config + "loss_network.weights=" + (dir / "style.png"), "style.png"},
-      {"--config " + (dir / "absent.yaml"), "absent.yaml: config file not found"},
+      {"--config " + (dir / "absent.yaml"), "absent.yaml: no such file"},
       {"--resume " + (dir / "photos"), "not a run directory"},
       {"", "give --config FILE"},
   };

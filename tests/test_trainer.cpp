@@ -112,7 +112,7 @@ TEST(Trainer, FileListGivesTheTrainingImages) {
                     Trainer absent(tiny_options(dir, {"data.train_dir=null", "data.file_list=" + (dir / "absent.txt")}),
                                    Trainer::Start::fresh);
                   }),
-                  "absent.txt: cannot open file list");
+                  "absent.txt: no such file");
 }
 
 TEST(Trainer, CheckpointThenResumeContinuesWithTheSameWeights) {

@@ -4,6 +4,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <iomanip>
 #include <sstream>
 
@@ -15,13 +16,13 @@ using json = nlohmann::json;
 
 namespace nst {
 
-std::string sha256_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw path_error(path, "cannot open");
+namespace {
+
+// SHA-256 of what `feed` passes to EVP_DigestUpdate, as lower-case hex.
+std::string sha256_hex(const std::function<void(EVP_MD_CTX*)>& feed) {
   EVP_MD_CTX* context = EVP_MD_CTX_new();
   EVP_DigestInit_ex(context, EVP_sha256(), nullptr);
-  char buffer[1 << 16];
-  while (in.read(buffer, sizeof buffer) || in.gcount() > 0) EVP_DigestUpdate(context, buffer, static_cast<size_t>(in.gcount()));
+  feed(context);
   unsigned char digest[EVP_MAX_MD_SIZE];
   unsigned int length = 0;
   EVP_DigestFinal_ex(context, digest, &length);
@@ -29,6 +30,21 @@ std::string sha256_file(const std::string& path) {
   std::ostringstream hex;
   for (unsigned int i = 0; i < length; ++i) hex << std::hex << std::setw(2) << std::setfill('0') << int(digest[i]);
   return hex.str();
+}
+
+}  // namespace
+
+std::string sha256_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw path_error(path, "cannot open");
+  return sha256_hex([&](EVP_MD_CTX* context) {
+    char buffer[1 << 16];
+    while (in.read(buffer, sizeof buffer) || in.gcount() > 0) EVP_DigestUpdate(context, buffer, static_cast<size_t>(in.gcount()));
+  });
+}
+
+std::string sha256_bytes(std::string_view bytes) {
+  return sha256_hex([&](EVP_MD_CTX* context) { EVP_DigestUpdate(context, bytes.data(), bytes.size()); });
 }
 
 json model_provenance(const TrainOptions& options, const TrainingOutcome& outcome) {

@@ -5,12 +5,14 @@
 
 #include <map>
 #include <string>
+#include <string_view>
 
 #include "train/train_options.h"
 
 namespace nst {
 
 std::string sha256_file(const std::string& path);  // lower-case hex
+std::string sha256_bytes(std::string_view bytes);  // lower-case hex
 
 struct TrainingOutcome {
   int64_t iterations = 0;

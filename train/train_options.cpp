@@ -4,6 +4,8 @@
 #include <filesystem>
 #include <stdexcept>
 
+#include "core/runtime.h"
+
 namespace fs = std::filesystem;
 
 namespace nst {
@@ -118,28 +120,38 @@ ScheduleOptions schedule_options_from(const Config& c) {
       .threads(c.get_int("train.threads"));
 }
 
+// "config: KEY must be in LO..HI, got V": every number has a range, so no value can hang or overflow a run.
+void require_range(int64_t value, int64_t lo, int64_t hi, const std::string& key, const std::string& note = "") {
+  require(value >= lo && value <= hi,
+          key + " must be in " + std::to_string(lo) + ".." + std::to_string(hi) + note + ", got " + std::to_string(value));
+}
+
+constexpr int64_t kMaxIterations = 1'000'000'000;
+
 void validate_data(const DataOptions& d) {
   const int64_t multiple = TransformerNetImpl::kSizeMultiple, min_side = TransformerNetImpl::kMinSide;
-  require(d.image_size() >= min_side && d.image_size() % multiple == 0,
-          "data.image_size must be a multiple of " + std::to_string(multiple) + " and at least " + std::to_string(min_side) +
-              ", got " + std::to_string(d.image_size()));
-  require(d.val_count() >= 0, "data.val_count must be >= 0");
-  require(d.loader_threads() >= 1, "data.loader_threads must be >= 1");
-  require(d.queue_size() >= 1, "data.queue_size must be >= 1");
+  require_range(d.image_size(), min_side, 4096, "data.image_size");
+  require(d.image_size() % multiple == 0,
+          "data.image_size must be a multiple of " + std::to_string(multiple) + ", got " + std::to_string(d.image_size()));
+  require_range(d.val_count(), 0, 10'000, "data.val_count");
+  require_range(d.loader_threads(), 1, 64, "data.loader_threads");
+  require_range(d.queue_size(), 1, 1024, "data.queue_size");
   require(!d.file_list().empty() || !d.train_dir().empty(), "set data.train_dir (a folder of photos) or data.file_list");
   require(d.file_list().empty() || d.train_dir().empty(), "set only one of data.train_dir and data.file_list");
 }
 
 void validate_schedule(const ScheduleOptions& t) {
-  require(t.batch_size() >= 1, "train.batch_size must be >= 1");
-  require(t.epochs() >= 0, "train.epochs must be >= 0");
-  require(t.epochs() > 0 || t.iterations() >= 1, "train.iterations must be >= 1");
+  require_range(t.batch_size(), 1, 256, "train.batch_size");
+  require_range(t.epochs(), 0, 1'000'000, "train.epochs", " (0 = use train.iterations)");
+  if (t.epochs() == 0) require_range(t.iterations(), 1, kMaxIterations, "train.iterations");
   require(t.lr() > 0 && std::isfinite(t.lr()), "train.lr must be positive");
-  require(t.lr_step() >= 1, "train.lr_step must be >= 1");
-  require(t.lr_gamma() > 0, "train.lr_gamma must be positive");
-  require(t.checkpoint_every() >= 1 && t.log_every() >= 1 && t.validate_every() >= 0 && t.keep_checkpoints() >= 1,
-          "train.checkpoint_every, train.log_every and train.keep_checkpoints must be >= 1, train.validate_every >= 0 (0 = only at the end)");
-  require(t.threads() >= 0, "train.threads must be >= 0 (0 = all cores)");
+  require_range(t.lr_step(), 1, kMaxIterations, "train.lr_step");
+  require(t.lr_gamma() > 0 && t.lr_gamma() <= 10, "train.lr_gamma must be in (0, 10]");
+  require_range(t.checkpoint_every(), 1, kMaxIterations, "train.checkpoint_every");
+  require_range(t.log_every(), 1, kMaxIterations, "train.log_every");
+  require_range(t.validate_every(), 0, kMaxIterations, "train.validate_every", " (0 = only at the end)");
+  require_range(t.keep_checkpoints(), 1, 1'000'000, "train.keep_checkpoints");
+  require_range(t.threads(), 0, kMaxThreads, "train.threads", " (0 = all cores)");
 }
 
 }  // namespace
@@ -177,7 +189,7 @@ void TrainOptions::validate() const {
   require(!run_dir_.empty(), "run_dir is not set (give run_dir=DIR or set it in the config file)");
   validate_data(data_);
   require(!style_images_.empty(), "style.images is empty (give style.images=[painting.jpg])");
-  require(style_size_ >= 0, "style.size must be >= 0");
+  require_range(style_size_, 0, 8192, "style.size", " (0 = as they are)");
   try {
     model_.validate();
   } catch (const std::exception& e) {

@@ -5,6 +5,8 @@
 #include <cstdio>
 #include <filesystem>
 #include <iostream>
+#include <iterator>
+#include <sstream>
 
 #include "core/errors.h"
 #include "core/runtime.h"
@@ -72,6 +74,10 @@ Trainer::Trainer(TrainOptions options, Start start, std::string resolved_config,
   total_iterations_ = schedule.epochs() > 0
                           ? schedule.epochs() * std::max<int64_t>(1, static_cast<int64_t>(train_files_.size()) / schedule.batch_size())
                           : schedule.iterations();
+  if (total_iterations_ > 1'000'000'000)
+    throw std::runtime_error("config: train.epochs=" + std::to_string(schedule.epochs()) + " over " +
+                             std::to_string(train_files_.size()) + " photos makes " + std::to_string(total_iterations_) +
+                             " iterations; at most 1000000000");
   device_ = pick_device(options_.device());
   if (parallel) {
     const LaunchEnvironment& launch = parallel->launch;
@@ -89,7 +95,7 @@ Trainer::Trainer(TrainOptions options, Start start, std::string resolved_config,
   timer_ = StepTimer(device_);
   if (const auto warning = bf16_warning(options_.train().precision(), device_); !warning.empty())
     std::cerr << "nst-train: warning: " << warning << " (or train.precision=auto)\n";
-  prepare_run_directory(start);
+  start = prepare_run_directory(start);
 
   // Networks: the same seed gives the same initial weights (and the same random loss net in tests).
   torch::manual_seed(options_.seed());
@@ -134,18 +140,29 @@ Trainer::Trainer(TrainOptions options, Start start, std::string resolved_config,
   window_start_ = std::chrono::steady_clock::now();
 }
 
-void Trainer::prepare_run_directory(Start start) {
+Trainer::Start Trainer::prepare_run_directory(Start start) {
   const std::string& run_dir = options_.run_dir();
   const auto existing = list_checkpoints(run_dir);
-  if (start == Start::fresh && (!existing.empty() || fs::exists(run_model_path(run_dir))))
+  // Only iteration 0 (or nothing): an attempt that failed or was killed before its first step.
+  const bool started = existing.size() > 1 || (existing.size() == 1 && existing[0] != checkpoint_path(run_dir, 0));
+  if (start == Start::fresh && (started || fs::exists(run_model_path(run_dir))))
     throw path_error(run_dir, "already holds a run; continue it with --resume " + run_dir +
                              " or choose another run_dir");
-  if (start == Start::resume && existing.empty())
-    throw path_error(run_dir, "no checkpoint to resume from (checkpoints/ckpt_*.pt)");
   if (group_) group_->barrier("start-up");  // every rank checked the directory before rank 0 writes to it
-  if (!writes_run_directory()) return;
+  if (start == Start::resume && existing.empty()) {
+    if (writes_run_directory()) std::cerr << "nst-train: " << run_dir << " has no checkpoint yet; starting it from iteration 0\n";
+    start = Start::fresh;
+  }
+  if (!writes_run_directory()) return start;
+  if (start == Start::fresh)
+    for (const auto& path : existing) fs::remove(path);  // the failed attempt's iteration 0: this start rewrites it
+  int removed = 0;
+  for (const auto& dir : {fs::path(run_dir), fs::path(run_dir) / "checkpoints"})
+    if (fs::is_directory(dir)) removed += remove_stale_temporaries(dir.string());
+  if (removed > 0) std::cerr << "nst-train: removed " << removed << " temporary file(s) an interrupted run left in " << run_dir << "\n";
   fs::create_directories(fs::path(run_dir) / "previews");
   if (!resolved_config_.empty()) write_bytes_atomically(run_config_path(run_dir), resolved_config_);
+  return start;
 }
 
 void Trainer::load_style_targets() {
@@ -156,21 +173,19 @@ void Trainer::load_style_targets() {
 }
 
 void Trainer::resume() {
-  const auto existing = list_checkpoints(options_.run_dir());
-  std::string error = options_.run_dir() + ": no checkpoint to resume from (checkpoints/ckpt_*.pt)";
-  bool loaded = false;
-  for (auto it = existing.rbegin(); it != existing.rend() && !loaded; ++it) {  // the newest readable one
+  const auto existing = list_checkpoints(options_.run_dir());  // not empty: prepare_run_directory saw to it
+  for (auto it = existing.rbegin(); it != existing.rend(); ++it) {  // the newest readable one
     try {
       state_ = load_checkpoint(*it, net_, *optimizer_);
-      loaded = true;
+      for (const auto& warning : state_.warnings) std::cerr << "nst-train: warning: " << warning << "\n";
       if (writes_run_directory())
         std::cerr << "nst-train: resuming " << options_.run_dir() << " from iteration " << state_.iteration << "\n";
+      break;
     } catch (const std::exception& e) {
+      if (std::next(it) == existing.rend()) throw;  // the oldest one: its error is the run's
       std::cerr << "nst-train: warning: " << e.what() << "; trying an older checkpoint\n";
-      error = e.what();
     }
   }
-  if (!loaded) throw std::runtime_error(error);
   if (writes_run_directory()) truncate_log(log_path_, state_.iteration);
   start_loader(state_.data_position);
 }
@@ -257,9 +272,14 @@ void Trainer::throw_if_not_finite(const LossTerms& terms) const {
   const double total = values.at("total");
   if (std::isfinite(total)) return;
   const auto good = list_checkpoints(options_.run_dir());
+  auto number = [](double value) {  // std::to_string prints 1e300 as 301 digits
+    std::ostringstream out;
+    out << value;
+    return out.str();
+  };
   throw std::runtime_error("loss is " + std::string(std::isnan(total) ? "NaN" : "Inf") + " at iteration " +
-                           std::to_string(state_.iteration + 1) + " (content " + std::to_string(values.at("content")) +
-                           ", style " + std::to_string(values.at("style")) + ", tv " + std::to_string(values.at("tv")) +
+                           std::to_string(state_.iteration + 1) + " (content " + number(values.at("content")) +
+                           ", style " + number(values.at("style")) + ", tv " + number(values.at("tv")) +
                            "); stopped; last good checkpoint: " + (good.empty() ? "none" : good.back()) +
                            "; lower train.lr or the loss weights");
 }

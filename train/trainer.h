@@ -72,7 +72,7 @@ class Trainer {
   TransformerNet& net() { return net_; }
 
  private:
-  void prepare_run_directory(Start start);
+  Start prepare_run_directory(Start start);  // the start to make: a run with no checkpoint yet starts afresh
   void load_style_targets();
   void start_loader(int64_t position);  // the photo stream from `position` on
   torch::Tensor next_batch();           // this process's batch (its slice, data-parallel)
