@@ -2,7 +2,8 @@
 # Builds the libFuzzer targets (clang, ASan + UBSan, build-fuzz/) and runs each for SECONDS.
 # Usage: scripts/fuzz.sh [--seeds] [SECONDS] [TARGET...]
 #   SECONDS  per target (default 30); TARGET: model_file checkpoint config image (default: all)
-#   --seeds  rewrite the seed corpora tests/fuzz/corpus/<target>/ with the project's own writers, then exit
+#   --seeds  rewrite the seeds in tests/fuzz/corpus/<target>/ with the project's own writers (keeping
+#            the regression_* inputs of past findings), then exit
 # Prints executions, exec/s and corpus size per target; exits non-zero if any target found a crash,
 # leak, UB, timeout or out-of-memory. The inputs that did so are kept in build-fuzz/crashes/<target>/
 # (reproduce: build-fuzz/fuzz/fuzz_<target> FILE). New coverage accumulates in build-fuzz/corpus/.
@@ -38,7 +39,7 @@ export LSAN_OPTIONS=${LSAN_OPTIONS:-suppressions=$supp/lsan.supp:print_suppressi
 
 if ((seeds)); then
   for t in "${targets[@]}"; do
-    rm -rf "tests/fuzz/corpus/$t"
+    # The writers overwrite their own seeds by name; regression_* inputs (past findings) stay.
     NST_FUZZ_WRITE_SEEDS="tests/fuzz/corpus/$t" "$build/fuzz/fuzz_$t"
     echo "fuzz: $t: $(ls "tests/fuzz/corpus/$t" | wc -l) seeds, $(du -sk "tests/fuzz/corpus/$t" | cut -f1) KiB"
   done
