@@ -21,8 +21,12 @@ inline std::string scratch_path(const std::string& name) {
   static const fs::path dir = [] {
     std::error_code ec;
     const fs::path base = fs::is_directory("/dev/shm", ec) ? fs::path("/dev/shm") : fs::temp_directory_path();
-    fs::path d = base / ("nst-fuzz-" + std::to_string(::getpid()));
+    static fs::path d = base / ("nst-fuzz-" + std::to_string(::getpid()));
     fs::create_directories(d);
+    std::atexit([] {  // leave nothing in /dev/shm (a crash keeps it: the input is in build-fuzz/crashes anyway)
+      std::error_code ignored;
+      fs::remove_all(d, ignored);
+    });
     return d;
   }();
   return (dir / name).string();
