@@ -95,8 +95,10 @@ SafeTensors read_safetensors(const std::string& path) {
       if (!dim.is_number_integer() || dim.get<int64_t>() < 0 || dim.get<int64_t>() > (int64_t{1} << 40))
         throw path_error(path, where + " has a malformed shape");
       shape.push_back(dim.get<int64_t>());
+      // Checked before multiplying: two dimensions of 2^40 would overflow int64 (UB).
+      if (shape.back() > 0 && numel > (int64_t{1} << 40) / shape.back())
+        throw path_error(path, where + " has an impossible size");
       numel *= shape.back();
-      if (numel > (int64_t{1} << 40)) throw path_error(path, where + " has an impossible size");
     }
     const auto& offsets = entry["data_offsets"];
     if (!offsets.is_array() || offsets.size() != 2 || !offsets[0].is_number_integer() || !offsets[1].is_number_integer())

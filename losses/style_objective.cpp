@@ -124,7 +124,9 @@ Precision resolve_objective_precision(const ObjectiveOptions& options, const std
                                       std::ostream& report) {
   if (options.precision()) return *options.precision();
   const int64_t side = std::min<int64_t>(longest_side, 256);
-  const auto [height, width] = fit_longest_side(content.size(1), content.size(2), side);
+  // Not a structured binding: the lambda below captures them (C++20; clang 14 builds the fuzzers).
+  const auto size = fit_longest_side(content.size(1), content.size(2), side);
+  const int64_t height = size.first, width = size.second;
   ObjectiveOptions trial = options;
   std::map<Precision, std::unique_ptr<StyleObjective>> objectives;  // autocast is fixed per objective
   auto time_run = [&](Precision precision) {

@@ -14,6 +14,7 @@
 #include "core/file_checks.h"
 #include "data/atomic_file.h"
 #include "train/provenance.h"
+#include "train/torch_archive.h"
 
 namespace fs = std::filesystem;
 
@@ -123,6 +124,9 @@ CheckpointState load_checkpoint(const std::string& path, TransformerNet& net, to
   CheckpointState state;
   const std::string bytes = read_checkpoint_bytes(path);
   const std::string_view archive_bytes = verified_archive(path, bytes, state.warnings);
+  // LibTorch leaks when it rejects a damaged archive, and names zip internals: check first
+  // (a file without the checksum trailer reaches here unverified).
+  check_torch_archive(path, archive_bytes);
   std::vector<std::vector<int64_t>> shapes;
   std::vector<torch::Tensor> before;  // a failed load leaves the net as it was (the caller may try an older file)
   for (const auto& parameter : net->parameters()) {

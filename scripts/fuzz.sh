@@ -1,0 +1,77 @@
+#!/usr/bin/env bash
+# Builds the libFuzzer targets (clang, ASan + UBSan, build-fuzz/) and runs each for SECONDS.
+# Usage: scripts/fuzz.sh [--seeds] [SECONDS] [TARGET...]
+#   SECONDS  per target (default 30); TARGET: model_file checkpoint config image (default: all)
+#   --seeds  rewrite the seeds in tests/fuzz/corpus/<target>/ with the project's own writers (keeping
+#            the regression_* inputs of past findings), then exit
+# Prints executions, exec/s and corpus size per target; exits non-zero if any target found a crash,
+# leak, UB, timeout or out-of-memory. The inputs that did so are kept in build-fuzz/crashes/<target>/
+# (reproduce: build-fuzz/fuzz/fuzz_<target> FILE). New coverage accumulates in build-fuzz/corpus/.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+all_targets=(model_file checkpoint config image)
+
+seeds=0
+[[ "${1:-}" == "--seeds" ]] && { seeds=1; shift; }
+seconds=30
+[[ "${1:-}" =~ ^[0-9]+$ ]] && { seconds=$1; shift; }
+targets=("$@")
+((${#targets[@]})) || targets=("${all_targets[@]}")
+for t in "${targets[@]}"; do
+  [[ " ${all_targets[*]} " == *" $t "* ]] || { echo "fuzz: unknown target '$t' (${all_targets[*]})" >&2; exit 2; }
+done
+
+build=build-fuzz
+if [[ ! -f $build/build.ninja ]]; then
+  launcher=()
+  command -v ccache >/dev/null && launcher=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache)
+  cmake -S . -B $build -G Ninja -DCMAKE_BUILD_TYPE=Release -DNST_FUZZ=ON -DCMAKE_CXX_COMPILER=clang++ \
+    "${launcher[@]}" >/dev/null
+fi
+cmake --build $build --target "${targets[@]/#/fuzz_}"
+
+export OMP_WAIT_POLICY=PASSIVE
+supp=$PWD/tests/sanitizers
+# Leaks are findings (detect_leaks); third-party ones are suppressed narrowly (tests/sanitizers/lsan.supp).
+export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:allocator_may_return_null=0}
+export UBSAN_OPTIONS=${UBSAN_OPTIONS:-halt_on_error=1:print_stacktrace=1:suppressions=$supp/ubsan.supp}
+export LSAN_OPTIONS=${LSAN_OPTIONS:-suppressions=$supp/lsan.supp:print_suppressions=0}
+
+if ((seeds)); then
+  for t in "${targets[@]}"; do
+    # The writers overwrite their own seeds by name; regression_* inputs (past findings) stay.
+    NST_FUZZ_WRITE_SEEDS="tests/fuzz/corpus/$t" "$build/fuzz/fuzz_$t"
+    echo "fuzz: $t: $(ls "tests/fuzz/corpus/$t" | wc -l) seeds, $(du -sk "tests/fuzz/corpus/$t" | cut -f1) KiB"
+  done
+  exit 0
+fi
+
+failed=()
+for t in "${targets[@]}"; do
+  corpus=$build/corpus/$t crashes=$build/crashes/$t log=$build/logs/$t.log
+  mkdir -p "$corpus" "$crashes" "$(dirname "$log")"
+  # New inputs go to the first directory (build-fuzz/corpus); the committed seeds stay as they are.
+  # -rss_limit_mb: 2 GiB per input is already far more than any loader needs for a valid small file.
+  dict=()
+  [[ -f tests/fuzz/$t.dict ]] && dict=(-dict="tests/fuzz/$t.dict")
+  set +e
+  "$build/fuzz/fuzz_$t" "${dict[@]}" -max_total_time="$seconds" -timeout=60 -rss_limit_mb=2048 -print_final_stats=1 \
+    -artifact_prefix="$crashes/" "$corpus" "tests/fuzz/corpus/$t" >"$log" 2>&1
+  rc=$?
+  set -e
+  stat() { grep -m1 "^stat::$1:" "$log" | awk '{print $2}' || true; }
+  # libFuzzer's last status line: coverage (edges), features and the corpus (inputs/size) it kept.
+  last=$(grep -E '^#[0-9]+\s' "$log" | tail -n 1 | grep -oE 'cov: [0-9]+|corp: [0-9]+/[0-9]+[a-zA-Z]*' | paste -sd' ' || true)
+  printf 'fuzz: %-10s %s s: %s executions, %s exec/s, %s new inputs, %s, peak RSS %s MB\n' "$t" "$seconds" \
+    "$(stat number_of_executed_units)" "$(stat average_exec_per_sec)" "$(stat new_units_added)" "$last" "$(stat peak_rss_mb)"
+  if ((rc != 0)); then
+    echo "fuzz: $t FAILED (exit $rc): $(grep -m1 -E '^==[0-9]+==ERROR|runtime error|^SUMMARY|deadly signal|out-of-memory|timeout' "$log" || true)" >&2
+    echo "fuzz: log $log; inputs in $crashes/: $(ls "$crashes" | tr '\n' ' ')" >&2
+    failed+=("$t")
+  fi
+done
+if ((${#failed[@]})); then
+  echo "fuzz: findings in: ${failed[*]}" >&2
+  exit 1
+fi
+echo "fuzz: ${#targets[@]} target(s) clean for $seconds s each"
