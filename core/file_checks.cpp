@@ -6,6 +6,8 @@
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
+#include <fstream>
+#include <iterator>
 
 #include "core/errors.h"
 #include "core/paths.h"
@@ -20,6 +22,15 @@ void require_regular_file(const std::string& path) {
   if (!fs::exists(status)) throw path_error(path, "no such file");
   if (fs::is_directory(status)) throw path_error(path, "is a directory, not a file");
   if (!fs::is_regular_file(status)) throw path_error(path, "not a regular file (a FIFO, socket or device)");
+}
+
+std::string read_whole_file(const std::string& path) {
+  require_regular_file(path);
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw path_error(path, "cannot open (permission denied?)");
+  std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  if (in.bad()) throw path_error(path, "read error");
+  return bytes;
 }
 
 void refuse_overwriting_input(const std::string& output, const std::string& input) {

@@ -9,6 +9,9 @@ namespace nst {
 // Throws "PATH: ..." unless `path` is an existing regular file (symbolic links followed).
 void require_regular_file(const std::string& path);
 
+// The whole file's bytes, after require_regular_file; throws "PATH: ..." when it cannot be read.
+std::string read_whole_file(const std::string& path);
+
 // Throws "OUTPUT: is the input INPUT ..." when both name one file (also through links or "./").
 void refuse_overwriting_input(const std::string& output, const std::string& input);
 

@@ -19,6 +19,10 @@ uint32_t little_endian(const std::vector<uint8_t>& b, size_t at, int bytes) {
   return value;
 }
 
+uint64_t read_uint(const std::vector<uint8_t>& b, bool little, size_t at, int bytes) {
+  return little ? little_endian(b, at, bytes) : big_endian(b, at, bytes);
+}
+
 bool starts_with(const std::vector<uint8_t>& b, size_t at, const char* text) {
   const size_t n = std::char_traits<char>::length(text);
   if (b.size() < at + n) return false;
@@ -29,6 +33,10 @@ bool starts_with(const std::vector<uint8_t>& b, size_t at, const char* text) {
 
 bool is_png(const std::vector<uint8_t>& b) { return starts_with(b, 0, "\x89PNG\r\n\x1a\n"); }
 bool is_jpeg(const std::vector<uint8_t>& b) { return b.size() >= 3 && b[0] == 0xFF && b[1] == 0xD8 && b[2] == 0xFF; }
+bool is_tiff(const std::vector<uint8_t>& b) {
+  return starts_with(b, 0, "II*\0") || starts_with(b, 0, "MM\0*") || starts_with(b, 0, "II+\0") || starts_with(b, 0, "MM\0+");
+}
+bool is_webp(const std::vector<uint8_t>& b) { return starts_with(b, 0, "RIFF") && starts_with(b, 8, "WEBP"); }
 
 // A JPEG's frame size: the first start-of-frame marker (SOF0..SOF15 but DHT, JPG and DAC).
 std::optional<cv::Size> jpeg_size(const std::vector<uint8_t>& b) {
@@ -53,7 +61,7 @@ std::optional<cv::Size> jpeg_size(const std::vector<uint8_t>& b) {
 }
 
 std::optional<cv::Size> webp_size(const std::vector<uint8_t>& b) {
-  if (!starts_with(b, 0, "RIFF") || !starts_with(b, 8, "WEBP") || b.size() < 30) return std::nullopt;
+  if (!is_webp(b) || b.size() < 30) return std::nullopt;
   if (starts_with(b, 12, "VP8 "))
     return cv::Size(static_cast<int>(little_endian(b, 26, 2) & 0x3FFF), static_cast<int>(little_endian(b, 28, 2) & 0x3FFF));
   if (starts_with(b, 12, "VP8L")) {
@@ -63,6 +71,31 @@ std::optional<cv::Size> webp_size(const std::vector<uint8_t>& b) {
   if (starts_with(b, 12, "VP8X"))
     return cv::Size(static_cast<int>(little_endian(b, 24, 3) + 1), static_cast<int>(little_endian(b, 27, 3) + 1));
   return std::nullopt;
+}
+
+// A TIFF's first image (what OpenCV decodes): tags ImageWidth (256) and ImageLength (257) of the
+// first directory, classic TIFF or BigTIFF, either byte order.
+std::optional<cv::Size> tiff_size(const std::vector<uint8_t>& b) {
+  const bool little = starts_with(b, 0, "II"), big_tiff = b.size() >= 4 && b[2] + b[3] == 43;
+  const auto read = [&](size_t at, int bytes) -> uint64_t {
+    if (at + bytes > b.size()) return 0;
+    return bytes == 8 ? (read_uint(b, little, at + (little ? 4 : 0), 4) << 32) | read_uint(b, little, at + (little ? 0 : 4), 4)
+                      : read_uint(b, little, at, bytes);
+  };
+  const int offset_bytes = big_tiff ? 8 : 4, count_bytes = big_tiff ? 8 : 2, entry_bytes = big_tiff ? 20 : 12;
+  const uint64_t directory = read(big_tiff ? 8 : 4, offset_bytes);
+  if (directory == 0 || directory >= b.size()) return std::nullopt;
+  const uint64_t entries = std::min<uint64_t>(read(directory, count_bytes), (b.size() - directory) / entry_bytes);
+  int64_t width = -1, height = -1;
+  for (uint64_t i = 0; i < entries; ++i) {
+    const size_t entry = directory + count_bytes + i * entry_bytes;
+    const uint64_t tag = read(entry, 2), type = read(entry + 2, 2), value_at = entry + 4 + offset_bytes;
+    if (tag != 256 && tag != 257) continue;
+    const uint64_t value = type == 3 ? read(value_at, 2) : type == 4 ? read(value_at, 4) : type == 16 ? read(value_at, 8) : 0;
+    (tag == 256 ? width : height) = static_cast<int64_t>(std::min<uint64_t>(value, INT32_MAX));
+  }
+  if (width < 0 || height < 0) return std::nullopt;
+  return cv::Size(static_cast<int>(width), static_cast<int>(height));
 }
 
 // Walks the markers to the end-of-image marker; what follows it (e.g. a motion photo's video) is
@@ -110,12 +143,22 @@ std::optional<cv::Size> image_size_from_header(const std::vector<uint8_t>& b) {
   }
   if (starts_with(b, 0, "GIF8") && b.size() >= 10)
     return cv::Size(static_cast<int>(little_endian(b, 6, 2)), static_cast<int>(little_endian(b, 8, 2)));
+  if (is_tiff(b)) return tiff_size(b);
   return webp_size(b);
+}
+
+bool has_readable_image_signature(const std::vector<uint8_t>& b) {
+  return is_png(b) || is_jpeg(b) || starts_with(b, 0, "BM") || is_tiff(b) || is_webp(b);
 }
 
 std::string image_damage(const std::vector<uint8_t>& b) {
   if (is_png(b)) return png_damage(b);
   if (is_jpeg(b)) return jpeg_damage(b);
+  // A still WebP's canvas is its one frame, which VP8/VP8L cap at 16384 a side: a larger canvas
+  // is a doctored header (and OpenCV would allocate it before finding out).
+  if (const auto size = webp_size(b); size && starts_with(b, 12, "VP8X") && std::max(size->width, size->height) > 16384)
+    return "corrupt WebP header (canvas " + std::to_string(size->width) + "x" + std::to_string(size->height) +
+           " is over WebP's 16384-pixel side)";
   return "";
 }
 

@@ -11,12 +11,16 @@
 
 namespace nst {
 
-// Width and height from the header of a PNG, JPEG, BMP, GIF or WebP file; nullopt for other
-// formats or a header too short to say.
+// Width and height from the header of a PNG, JPEG, BMP, GIF, WebP or TIFF (also BigTIFF) file;
+// nullopt for other formats or a header too short to say.
 std::optional<cv::Size> image_size_from_header(const std::vector<uint8_t>& bytes);
 
+// True when the bytes start like one of the formats nst reads (PNG, JPEG, BMP, WebP, TIFF): the
+// decoders OpenCV has for everything else (PPM, HDR, Sun raster, ...) are never reached.
+bool has_readable_image_signature(const std::vector<uint8_t>& bytes);
+
 // "" when the file looks whole; else what is wrong: a JPEG without its end marker, a PNG that ends
-// before IEND or whose chunk fails its CRC. Other formats: "".
+// before IEND or whose chunk fails its CRC, a WebP whose canvas no frame can fill. Other formats: "".
 std::string image_damage(const std::vector<uint8_t>& bytes);
 
 }  // namespace nst

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "core/errors.h"
+#include "core/file_checks.h"
 #include "core/paths.h"
 #include "core/runtime.h"
 #include "data/atomic_file.h"
@@ -32,13 +33,9 @@ bool has_image_extension(const std::string& path) {
 namespace {
 
 std::vector<uchar> read_file_bytes(const std::string& path) {
-  std::error_code ec;
-  if (!fs::exists(path, ec)) throw path_error(path, "no such file");
-  if (!fs::is_regular_file(path, ec)) throw path_error(path, "not a regular file");
-  if (fs::file_size(path, ec) == 0) throw path_error(path, "empty file");
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw path_error(path, "cannot open (permission denied?)");
-  return std::vector<uchar>((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  const std::string bytes = read_whole_file(path);
+  if (bytes.empty()) throw path_error(path, "empty file");
+  return std::vector<uchar>(bytes.begin(), bytes.end());
 }
 
 // OpenCV's own pixel limit: larger images it refuses anyway, with a message that names no file.
@@ -47,8 +44,9 @@ constexpr int64_t kMaxDecodePixels = int64_t{1} << 30;
 // Refuses, before any pixel is allocated, what the header says will not fit and what is damaged.
 void check_before_decoding(const std::string& path, const std::vector<uchar>& bytes) {
   if (const std::string damage = image_damage(bytes); !damage.empty()) throw path_error(path, damage);
+  if (!has_readable_image_signature(bytes)) throw path_error(path, "not a JPEG, PNG, BMP, WebP or TIFF image");
   const auto size = image_size_from_header(bytes);
-  if (!size) return;  // TIFF and the rest: OpenCV's limit applies
+  if (!size) throw path_error(path, "corrupt header (it gives no image size)");
   const int64_t pixels = int64_t{size->width} * size->height;
   const std::string dimensions = std::to_string(size->width) + "x" + std::to_string(size->height);
   if (size->width <= 0 || size->height <= 0) throw path_error(path, "corrupt header (image size " + dimensions + ")");

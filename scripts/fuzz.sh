@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
-# Builds the libFuzzer targets (clang, ASan + UBSan, build-fuzz/) and runs each for SECONDS.
+# Builds the libFuzzer targets (clang, ASan + UBSan, build-asan/, shared with scripts/test.sh --sanitize) and runs each for SECONDS.
 # Usage: scripts/fuzz.sh [--seeds] [SECONDS] [TARGET...]
 #   SECONDS  per target (default 30); TARGET: model_file checkpoint config image (default: all)
 #   --seeds  rewrite the seeds in tests/fuzz/corpus/<target>/ with the project's own writers (keeping
 #            the regression_* inputs of past findings), then exit
 # Prints executions, exec/s and corpus size per target; exits non-zero if any target found a crash,
-# leak, UB, timeout or out-of-memory. The inputs that did so are kept in build-fuzz/crashes/<target>/
-# (reproduce: build-fuzz/fuzz/fuzz_<target> FILE). New coverage accumulates in build-fuzz/corpus/.
+# leak, UB, timeout or out-of-memory. The inputs that did so are kept in build-asan/crashes/<target>/
+# (reproduce: build-asan/fuzz/fuzz_<target> FILE). New coverage accumulates in build-asan/corpus/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 all_targets=(model_file checkpoint config image)
@@ -21,13 +21,8 @@ for t in "${targets[@]}"; do
   [[ " ${all_targets[*]} " == *" $t "* ]] || { echo "fuzz: unknown target '$t' (${all_targets[*]})" >&2; exit 2; }
 done
 
-build=build-fuzz
-if [[ ! -f $build/build.ninja ]]; then
-  launcher=()
-  command -v ccache >/dev/null && launcher=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache)
-  cmake -S . -B $build -G Ninja -DCMAKE_BUILD_TYPE=Release -DNST_FUZZ=ON -DCMAKE_CXX_COMPILER=clang++ \
-    "${launcher[@]}" >/dev/null
-fi
+command -v clang++ >/dev/null || { echo "fuzz: needs clang (scripts/bootstrap.sh installs it)" >&2; exit 2; }
+build=$(scripts/configure_sanitized.sh)  # the sanitized suite's build: fuzz targets come with it
 cmake --build $build --target "${targets[@]/#/fuzz_}"
 
 export OMP_WAIT_POLICY=PASSIVE
@@ -50,7 +45,7 @@ failed=()
 for t in "${targets[@]}"; do
   corpus=$build/corpus/$t crashes=$build/crashes/$t log=$build/logs/$t.log
   mkdir -p "$corpus" "$crashes" "$(dirname "$log")"
-  # New inputs go to the first directory (build-fuzz/corpus); the committed seeds stay as they are.
+  # New inputs go to the first directory (build-asan/corpus); the committed seeds stay as they are.
   # -rss_limit_mb: 2 GiB per input is already far more than any loader needs for a valid small file.
   dict=()
   [[ -f tests/fuzz/$t.dict ]] && dict=(-dict="tests/fuzz/$t.dict")

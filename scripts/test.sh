@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The project's test command: installs/builds as needed, then runs the whole suite through ctest.
 # Usage: scripts/test.sh [--sanitize] [CTEST ARGS...]
-#   --sanitize  the same suite built with ASan + UBSan (gcc, build-asan/, docs/robustness.md): any
+#   --sanitize  the same suite built with ASan + UBSan (build-asan/, scripts/configure_sanitized.sh): any
 #               sanitizer report, in a test or in a tool a test runs, fails the run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -15,7 +15,7 @@ if ((!sanitize)); then
 fi
 
 scripts/bootstrap.sh --no-build
-build=build-asan
+build=$(scripts/configure_sanitized.sh)
 # Reports go to files as well as failing the process: a tool that a test expects to fail (exit 1)
 # cannot hide one. exitcode 86/87: never mistaken for a tool's own exit status.
 reports=$PWD/$build/sanitizer-reports
@@ -24,9 +24,6 @@ rm -rf "$reports" && mkdir -p "$reports"
 export ASAN_OPTIONS="detect_leaks=1:exitcode=86:log_path=$reports/asan:$(grep -v '^#' "$supp/asan.options" | paste -sd:)"
 export UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1:exitcode=87:log_path=$reports/ubsan:suppressions=$supp/ubsan.supp"
 export LSAN_OPTIONS="suppressions=$supp/lsan.supp:print_suppressions=0"
-launcher=()
-command -v ccache >/dev/null && launcher=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache)
-cmake -S . -B $build -G Ninja -DCMAKE_BUILD_TYPE=Release -DNST_SANITIZE=ON "${launcher[@]}" >/dev/null
 cmake --build $build  # discovering the tests runs them instrumented already
 rm -f "$reports"/*     # (their reports, if any, reappear when ctest runs the same code)
 status=0

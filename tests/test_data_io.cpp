@@ -59,9 +59,9 @@ TEST(ImageIo, BadFilesGiveOneLineErrorsNamingTheFile) {
 
   EXPECT_EQ(error_of([&] { nst::read_image(dir / "missing.jpg"); }), (dir / "missing.jpg") + ": no such file");
   EXPECT_EQ(error_of([&] { nst::read_image(dir / "empty.jpg"); }), (dir / "empty.jpg") + ": empty file");
-  EXPECT_NE(error_of([&] { nst::read_image(dir / "text.jpg"); }).find("text.jpg: not an image or corrupt"), std::string::npos);
+  EXPECT_NE(error_of([&] { nst::read_image(dir / "text.jpg"); }).find("text.jpg: not a JPEG, PNG, BMP, WebP or TIFF image"), std::string::npos);
   EXPECT_NE(error_of([&] { nst::read_image(dir / "truncated.jpg"); }).find("truncated.jpg: "), std::string::npos);
-  EXPECT_EQ(error_of([&] { nst::read_image(dir / "folder.jpg"); }), (dir / "folder.jpg") + ": not a regular file");
+  EXPECT_EQ(error_of([&] { nst::read_image(dir / "folder.jpg"); }), (dir / "folder.jpg") + ": is a directory, not a file");
   for (const auto& name : {"missing.jpg", "empty.jpg", "text.jpg", "truncated.jpg"})
     EXPECT_EQ(error_of([&] { nst::read_image(dir / name); }).find('\n'), std::string::npos) << name;
 }
@@ -171,9 +171,10 @@ TEST(Progress, DurationsAreFormattedAsHoursMinutesSeconds) {
 TEST(ImageHeader, SizesAgreeWithOpenCvAndCutFilesAreTruncated) {
   cv::Mat image(37, 53, CV_8UC3, cv::Scalar(10, 200, 90));
   cv::circle(image, {20, 15}, 9, cv::Scalar(250, 0, 30), -1);
-  for (const std::string ext : {".png", ".jpg", ".bmp", ".webp"}) {
+  for (const std::string ext : {".png", ".jpg", ".bmp", ".webp", ".tiff"}) {
     std::vector<uchar> bytes;
     ASSERT_TRUE(cv::imencode(ext, image, bytes)) << ext;
+    EXPECT_TRUE(nst::has_readable_image_signature(bytes)) << ext;
     const cv::Mat decoded = cv::imdecode(bytes, cv::IMREAD_UNCHANGED);
     const auto size = nst::image_size_from_header(bytes);
     ASSERT_TRUE(size.has_value()) << ext;
@@ -189,6 +190,33 @@ TEST(ImageHeader, SizesAgreeWithOpenCvAndCutFilesAreTruncated) {
   jpeg.insert(jpeg.end(), 10000, 0x55);  // data after the end marker (e.g. a motion photo's video) is not damage
   EXPECT_EQ(nst::image_damage(jpeg), "");
   EXPECT_FALSE(nst::image_size_from_header({'x', 'y', 'z'}).has_value());
+}
+
+// What OpenCV cannot write: a big-endian TIFF and a BigTIFF (sizes as SHORT, LONG and LONG8), a
+// doctored WebP canvas, and formats nst does not read at all.
+TEST(ImageHeader, OtherTiffLayoutsDoctoredWebPAndForeignFormats) {
+  const std::vector<uint8_t> big_endian_tiff = {'M', 'M', 0, 42, 0, 0, 0, 8, 0, 2,
+                                                1, 0, 0, 3, 0, 0, 0, 1, 1, 44, 0, 0,   // 256 SHORT 300
+                                                1, 1, 0, 4, 0, 0, 0, 1, 0, 0, 0, 200};  // 257 LONG 200
+  EXPECT_EQ(nst::image_size_from_header(big_endian_tiff), cv::Size(300, 200));
+  std::vector<uint8_t> big_tiff = {'I', 'I', 43, 0, 8, 0, 0, 0, 16, 0, 0, 0, 0, 0, 0, 0, 2, 0, 0, 0, 0, 0, 0, 0};
+  for (const std::vector<uint8_t> entry : {std::vector<uint8_t>{0, 1, 16, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0x40, 0x1F, 0, 0, 0, 0, 0, 0},
+                                           std::vector<uint8_t>{1, 1, 3, 0, 1, 0, 0, 0, 0, 0, 0, 0, 7, 0, 0, 0, 0, 0, 0, 0}})
+    big_tiff.insert(big_tiff.end(), entry.begin(), entry.end());
+  EXPECT_EQ(nst::image_size_from_header(big_tiff), cv::Size(8000, 7));
+  big_tiff.resize(30);  // the directory cut short: no size, never a read past the end
+  EXPECT_FALSE(nst::image_size_from_header(big_tiff).has_value());
+
+  // The extended layout's header (OpenCV writes the simple one): canvas 11x9, then 11x458761.
+  std::vector<uint8_t> webp = {'R', 'I', 'F', 'F', 22, 0, 0, 0, 'W', 'E', 'B', 'P', 'V', 'P', '8', 'X',
+                               10, 0, 0, 0, 0x10, 0, 0, 0, 10, 0, 0, 8, 0, 0};
+  EXPECT_EQ(nst::image_size_from_header(webp), cv::Size(11, 9));
+  EXPECT_EQ(nst::image_damage(webp), "");
+  webp[29] = 7;  // canvas height - 1 = 0x070008
+  EXPECT_EQ(nst::image_damage(webp), "corrupt WebP header (canvas 11x458761 is over WebP's 16384-pixel side)");
+
+  const std::string ppm = "P6\n3 2\n255\n012345678901234567";
+  EXPECT_FALSE(nst::has_readable_image_signature(std::vector<uint8_t>(ppm.begin(), ppm.end())));
 }
 
 TEST(JsonStrict, DuplicateKeysAtAnyDepthAreErrors) {

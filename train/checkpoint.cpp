@@ -14,6 +14,7 @@
 #include "core/file_checks.h"
 #include "data/atomic_file.h"
 #include "train/provenance.h"
+#include "train/train_options.h"
 #include "train/torch_archive.h"
 
 namespace fs = std::filesystem;
@@ -46,13 +47,6 @@ constexpr std::string_view kChecksumTag = "\nnst-sha256:";
 constexpr size_t kTrailerSize = kChecksumTag.size() + 64 + 1;  // tag, hex digest, newline
 constexpr int64_t kMaxPosition = int64_t{1} << 40;
 
-std::string read_checkpoint_bytes(const std::string& path) {
-  require_regular_file(path);
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw path_error(path, "cannot open (permission denied?)");
-  return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-}
-
 // The archive's bytes, verified against the trailer; files from before the trailer existed are
 // accepted with a warning.
 std::string_view verified_archive(const std::string& path, const std::string& bytes, std::vector<std::string>& warnings) {
@@ -71,7 +65,7 @@ std::string_view verified_archive(const std::string& path, const std::string& by
 // one of another shape, and the iteration and data position index arrays later.
 void check_restored(const std::string& path, TransformerNet& net, torch::optim::Optimizer& optimizer,
                     const std::vector<std::vector<int64_t>>& shapes, const CheckpointState& state) {
-  if (state.iteration < 0 || state.iteration > kMaxIterationsInCheckpoint)
+  if (state.iteration < 0 || state.iteration > kMaxIterations)
     throw path_error(path, "iteration " + std::to_string(state.iteration) + " is out of range (damaged file?)");
   if (state.data_position < 0 || state.data_position > kMaxPosition)
     throw path_error(path, "data position " + std::to_string(state.data_position) + " is out of range (damaged file?)");
@@ -122,7 +116,7 @@ void save_checkpoint(const std::string& path, TransformerNet& net, torch::optim:
 
 CheckpointState load_checkpoint(const std::string& path, TransformerNet& net, torch::optim::Optimizer& optimizer) {
   CheckpointState state;
-  const std::string bytes = read_checkpoint_bytes(path);
+  const std::string bytes = read_whole_file(path);
   const std::string_view archive_bytes = verified_archive(path, bytes, state.warnings);
   // LibTorch leaks when it rejects a damaged archive, and names zip internals: check first
   // (a file without the checksum trailer reaches here unverified).

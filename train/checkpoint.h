@@ -17,8 +17,6 @@ struct CheckpointState {
   std::vector<std::string> warnings;  // from loading: e.g. a file without a checksum
 };
 
-constexpr int64_t kMaxIterationsInCheckpoint = 1'000'000'000;
-
 std::string checkpoint_path(const std::string& run_dir, int64_t iteration);
 std::vector<std::string> list_checkpoints(const std::string& run_dir);  // oldest first
 

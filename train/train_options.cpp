@@ -126,8 +126,6 @@ void require_range(int64_t value, int64_t lo, int64_t hi, const std::string& key
           key + " must be in " + std::to_string(lo) + ".." + std::to_string(hi) + note + ", got " + std::to_string(value));
 }
 
-constexpr int64_t kMaxIterations = 1'000'000'000;
-
 void validate_data(const DataOptions& d) {
   const int64_t multiple = TransformerNetImpl::kSizeMultiple, min_side = TransformerNetImpl::kMinSide;
   require_range(d.image_size(), min_side, 4096, "data.image_size");

@@ -38,6 +38,10 @@ struct DataOptions {
 };
 
 // train.*
+// The most optimizer steps a run may take (also the bound a checkpoint's iteration is checked
+// against): beyond it epochs x photos overflows into runs that never end.
+constexpr int64_t kMaxIterations = 1'000'000'000;
+
 struct ScheduleOptions {
   TORCH_ARG(int64_t, iterations) = 0;
   TORCH_ARG(int64_t, epochs) = 0;  // > 0: replaces iterations by epochs * (images / batch_size)

@@ -74,10 +74,10 @@ Trainer::Trainer(TrainOptions options, Start start, std::string resolved_config,
   total_iterations_ = schedule.epochs() > 0
                           ? schedule.epochs() * std::max<int64_t>(1, static_cast<int64_t>(train_files_.size()) / schedule.batch_size())
                           : schedule.iterations();
-  if (total_iterations_ > 1'000'000'000)
+  if (total_iterations_ > kMaxIterations)
     throw std::runtime_error("config: train.epochs=" + std::to_string(schedule.epochs()) + " over " +
                              std::to_string(train_files_.size()) + " photos makes " + std::to_string(total_iterations_) +
-                             " iterations; at most 1000000000");
+                             " iterations; at most " + std::to_string(kMaxIterations));
   device_ = pick_device(options_.device());
   if (parallel) {
     const LaunchEnvironment& launch = parallel->launch;

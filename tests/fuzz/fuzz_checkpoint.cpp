@@ -1,7 +1,6 @@
 // libFuzzer target: a training checkpoint as `nst-train --resume` reads it (load_checkpoint into a
 // net and its Adam optimizer): LibTorch's zip/pickle archive, then our reads of its entries.
 #include <cstdint>
-#include <exception>
 
 #include "tests/fuzz/fuzz_support.h"
 #include "train/checkpoint.h"
@@ -38,20 +37,14 @@ void write_seeds(const std::string& dir) {
 
 }  // namespace
 
-extern "C" int LLVMFuzzerInitialize(int*, char***) {
-  nst::fuzz::init_torch();
-  nst::fuzz::maybe_write_seeds(write_seeds);
-  return 0;
-}
+NST_FUZZ_INITIALIZE(write_seeds)
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const std::string path = nst::fuzz::write_input("ckpt.pt", data, size);
   Run run;  // fresh per input: a failed load may leave a net half restored
-  try {
+  nst::fuzz::run_may_refuse([&] {
     nst::load_checkpoint(path, run.net, run.optimizer);
     step(run);  // a checkpoint that loads must train on
-  } catch (const std::exception&) {
-    // Reported as "PATH: cannot load checkpoint (...)": the expected outcome for hostile bytes.
-  }
+  });
   return 0;
 }

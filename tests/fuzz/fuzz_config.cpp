@@ -52,11 +52,7 @@ nst::Config parse(const std::string& file_path, const std::string& overrides) {
 
 }  // namespace
 
-extern "C" int LLVMFuzzerInitialize(int*, char***) {
-  nst::fuzz::init_torch();
-  nst::fuzz::maybe_write_seeds(write_seeds);
-  return 0;
-}
+NST_FUZZ_INITIALIZE(write_seeds)
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const std::string input(reinterpret_cast<const char*>(data), size);

@@ -8,6 +8,7 @@
 
 #include <cstdint>
 #include <cstdlib>
+#include <exception>
 #include <filesystem>
 #include <fstream>
 #include <functional>
@@ -55,4 +56,22 @@ inline void maybe_write_seeds(const std::function<void(const std::string& dir)>&
   std::exit(0);
 }
 
+// Runs one load of hostile bytes: an exception (the loader's "PATH: problem") is the expected
+// outcome; a crash, a sanitizer report or an abort is a finding.
+template <class Load>
+void run_may_refuse(Load&& load) {
+  try {
+    load();
+  } catch (const std::exception&) {
+  }
+}
+
 }  // namespace nst::fuzz
+
+// Every target's libFuzzer initialization: one intra-op thread, and its seed writer on request.
+#define NST_FUZZ_INITIALIZE(write_seeds)               \
+  extern "C" int LLVMFuzzerInitialize(int*, char***) { \
+    nst::fuzz::init_torch();                           \
+    nst::fuzz::maybe_write_seeds(write_seeds);         \
+    return 0;                                          \
+  }
