@@ -3,13 +3,12 @@
 #include <onnx/checker.h>
 #include <onnx/onnx_pb.h>
 
-#include <fstream>
-#include <iterator>
 #include <map>
 #include <set>
 #include <stdexcept>
 
 #include "core/errors.h"
+#include "core/file_checks.h"
 #include "data/atomic_file.h"
 
 namespace nst {
@@ -239,9 +238,7 @@ void export_onnx(const std::string& path, TransformerNet& net, const nlohmann::j
 }
 
 void check_onnx_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw path_error(path, "cannot open");
-  const std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  const std::string bytes = read_whole_file(path);
   onnx::ModelProto model;
   if (!model.ParseFromString(bytes)) throw path_error(path, "not an ONNX model (protobuf parse failed)");
   try {

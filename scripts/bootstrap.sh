@@ -13,7 +13,7 @@ packages=(
   opencv-doc                   # sample photos, starry_night.jpg and vtest.avi for the demo
   libonnx-dev libprotobuf-dev protobuf-compiler  # nst-export writes ONNX from C++
   dpkg-dev                     # dpkg-shlibdeps: Debian dependencies of the .deb (scripts/build_deb.sh)
-  clang libclang-rt-14-dev     # libFuzzer and clang's ASan/UBSan runtimes (scripts/fuzz.sh); gcc's come with g++
+  clang libclang-rt-14-dev     # the sanitized build: libFuzzer, ASan/UBSan runtimes (scripts/configure_sanitized.sh)
 )
 
 missing=()

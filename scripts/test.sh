@@ -15,6 +15,8 @@ if ((!sanitize)); then
 fi
 
 scripts/bootstrap.sh --no-build
+exec 9<scripts/configure_sanitized.sh
+flock 9  # one builder of build-asan/ at a time (scripts/fuzz.sh builds there too)
 build=$(scripts/configure_sanitized.sh)
 # Reports go to files as well as failing the process: a tool that a test expects to fail (exit 1)
 # cannot hide one. exitcode 86/87: never mistaken for a tool's own exit status.
@@ -25,6 +27,7 @@ export ASAN_OPTIONS="detect_leaks=1:exitcode=86:log_path=$reports/asan:$(grep -v
 export UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1:exitcode=87:log_path=$reports/ubsan:suppressions=$supp/ubsan.supp"
 export LSAN_OPTIONS="suppressions=$supp/lsan.supp:print_suppressions=0"
 cmake --build $build  # discovering the tests runs them instrumented already
+flock -u 9
 rm -f "$reports"/*     # (their reports, if any, reappear when ctest runs the same code)
 status=0
 ctest --test-dir $build --output-on-failure -j "$(nproc)" "$@" || status=$?

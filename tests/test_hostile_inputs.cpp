@@ -62,13 +62,14 @@ class HostileInputs : public ::testing::Test {
     fs::create_directories(dir / "folder");
     fs::create_directories(dir / "out");
   }
-  std::string infer(const std::string& args) const { return tool("nst-infer") + "--model " + model + " " + args; }
+  // fp32: on an AVX-512 machine the first `--precision auto` run prints its choice, a second line.
+  std::string infer(const std::string& args) const { return tool("nst-infer") + "--precision fp32 --model " + model + " " + args; }
   // nst-infer on photo.png with a copy of the model whose architecture metadata is `architecture`.
   std::string infer_with_architecture(const std::string& name, const std::string& architecture) const {
     auto file = nst::read_safetensors(model);
     file.metadata["architecture"] = architecture;
     nst::write_safetensors(dir / name, file.tensors, file.metadata);
-    return tool("nst-infer") + "--model " + (dir / name) + " --input " + (dir / "photo.png") + " --output " + (dir / "out/x.png");
+    return tool("nst-infer") + "--precision fp32 --model " + (dir / name) + " --input " + (dir / "photo.png") + " --output " + (dir / "out/x.png");
   }
 
   TempDir dir;
@@ -112,6 +113,14 @@ TEST_F(HostileInputs, HugeClaimsAreRefusedBeforeAllocating) {
   write_bytes(dir / "bomb.png", png);
   expect_one_line_error(infer("--input " + (dir / "bomb.png") + " --output " + (dir / "out/b.png")),
                         "bomb.png: image is 40000x30000, over the decoder's 1-gigapixel limit");
+  // The fuzzer's finding: 85 bytes of WebP whose canvas (1200x458753) OpenCV would allocate, 2.2 GB.
+  fs::copy_file(source_dir() + "/tests/fuzz/corpus/image/regression_webp_canvas_oom", dir / "canvas.webp");
+  expect_one_line_error(infer("--input " + (dir / "canvas.webp") + " --output " + (dir / "out/c.png")),
+                        "canvas.webp: corrupt WebP header (canvas 1200x458753 is over WebP's 16384-pixel side)");
+  // Formats nst does not read never reach OpenCV's decoders: a PPM header can claim any size.
+  write_bytes(dir / "ppm.png", "P6\n30000 30000\n255\n" + std::string(64, 'x'));
+  expect_one_line_error(infer("--input " + (dir / "ppm.png") + " --output " + (dir / "out/p.png")),
+                        "ppm.png: not a JPEG, PNG, BMP, WebP or TIFF image");
   EXPECT_TRUE(fs::is_empty(dir / "out"));
 }
 
