@@ -29,9 +29,7 @@ test::CommandResult run_script(const TempDir& dir, const std::string& script) {
 }
 
 // Every nst-train here runs under `timeout`: a hang fails the test instead of blocking the suite.
-std::string train_command(const std::string& args, int seconds = 180) {
-  return "OMP_WAIT_POLICY=PASSIVE timeout -k 5 " + std::to_string(seconds) + " " + test::bin_dir() + "/nst-train " + args;
-}
+std::string train_command(const std::string& args, int seconds = 180) { return test::train_command(args, seconds); }
 
 // Sets the launch variables for one scope.
 class LaunchVariables {

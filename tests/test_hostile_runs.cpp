@@ -26,9 +26,7 @@ using nst::test::write_bytes;
 
 namespace {
 
-std::string train(const std::string& args) {
-  return "OMP_WAIT_POLICY=PASSIVE timeout 120 " + nst::test::bin_dir() + "/nst-train " + args;
-}
+std::string train(const std::string& args) { return nst::test::train_command(args, 120); }
 
 size_t lines(const std::string& text) { return std::count(text.begin(), text.end(), '\n'); }
 

@@ -23,16 +23,8 @@ using nst::test::make_data;
 using nst::test::read_log;
 using nst::test::run_command;
 using nst::test::TempDir;
+using nst::test::train_command;
 using nst::test::training_lines;
-
-namespace {
-
-// OMP_WAIT_POLICY=PASSIVE: spinning OpenMP threads crawl when ctest runs suites in parallel.
-std::string train_command(const std::string& args) {
-  return "OMP_WAIT_POLICY=PASSIVE " + nst::test::bin_dir() + "/nst-train " + args;
-}
-
-}  // namespace
 
 TEST(Train, TinyRunLearnsAndWritesARunDirectory) {
   TempDir dir;

@@ -17,6 +17,14 @@
 namespace nst::test {
 
 // Smooth synthetic "photos" (gradients and discs) and a striped "painting".
+// The nst-train command line. OMP_WAIT_POLICY=PASSIVE: spinning OpenMP threads crawl when ctest runs
+// suites in parallel. `timeout_seconds` > 0 wraps it in timeout(1) (-k 5: killed if it ignores the
+// TERM); without it the command's PID is nst-train's own, for tests that signal it.
+inline std::string train_command(const std::string& args, int timeout_seconds = 0) {
+  const std::string timeout = timeout_seconds > 0 ? "timeout -k 5 " + std::to_string(timeout_seconds) + " " : "";
+  return "OMP_WAIT_POLICY=PASSIVE " + timeout + bin_dir() + "/nst-train " + args;
+}
+
 inline void make_data(const TempDir& dir) {
   std::filesystem::create_directories(dir / "photos/sub");
   cv::RNG rng(5);
