@@ -114,7 +114,7 @@ TEST_F(HostileInputs, HugeClaimsAreRefusedBeforeAllocating) {
   expect_one_line_error(infer("--input " + (dir / "bomb.png") + " --output " + (dir / "out/b.png")),
                         "bomb.png: image is 40000x30000, over the decoder's 1-gigapixel limit");
   // The fuzzer's finding: 85 bytes of WebP whose canvas (1200x458753) OpenCV would allocate, 2.2 GB.
-  fs::copy_file(source_dir() + "/tests/fuzz/corpus/image/regression_webp_canvas_oom", dir / "canvas.webp");
+  fs::copy_file(nst::test::source_dir() + "/tests/fuzz/corpus/image/regression_webp_canvas_oom", dir / "canvas.webp");
   expect_one_line_error(infer("--input " + (dir / "canvas.webp") + " --output " + (dir / "out/c.png")),
                         "canvas.webp: corrupt WebP header (canvas 1200x458753 is over WebP's 16384-pixel side)");
   // Formats nst does not read never reach OpenCV's decoders: a PPM header can claim any size.
