@@ -167,7 +167,7 @@ void Config::merge_file(const std::string& path, const std::vector<std::string>&
   merge_yaml(node, path);
 }
 
-void Config::merge_complete_file(const std::string& path) {
+void Config::merge_complete_file(const std::string& path, const std::set<std::string>& added_later) {
   merge_file(path);
   const YAML::Node file = YAML::LoadFile(path);
   std::vector<std::string> keys;
@@ -177,12 +177,20 @@ void Config::merge_complete_file(const std::string& path) {
       if (weight_maps_.count(key.substr(0, dot))) return true;
     return false;
   };
-  for (const auto& key : keys) {
-    if (inside_weight_map(key)) continue;
+  auto lookup_in_file = [&](const std::string& key) {
     YAML::Node node = file;
     std::stringstream stream(key);
     for (std::string part; std::getline(stream, part, '.');) node.reset(node.IsMap() ? node[part] : YAML::Node());
-    if (!node.IsDefined())
+    return node;
+  };
+  auto absent_added_later = [&](const std::string& key) {
+    for (const auto& section : added_later)
+      if ((key == section || key.rfind(section + ".", 0) == 0) && !lookup_in_file(section).IsDefined()) return true;
+    return false;
+  };
+  for (const auto& key : keys) {
+    if (inside_weight_map(key) || absent_added_later(key)) continue;
+    if (!lookup_in_file(key).IsDefined())
       throw path_error(path, "lacks '" + key + "' (the tools write this file whole: damaged or edited?)");
   }
 }

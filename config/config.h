@@ -28,7 +28,9 @@ class Config {
   void merge_file(const std::string& path, const std::vector<std::string>& ignored_sections = {});
   // A file the tools wrote whole (a run's config.yaml): as merge_file, and every key of the schema
   // must be in it, so a damaged file is an error rather than silently filled with defaults.
-  void merge_complete_file(const std::string& path);
+  // added_later: sections introduced after runs were written whose defaults reproduce the older
+  // behaviour (loss.temporal: weight 0 = off); a file may lack them whole, never in part.
+  void merge_complete_file(const std::string& path, const std::set<std::string>& added_later = {});
   void merge_yaml(const YAML::Node& node, const std::string& source);
   void apply_override(const std::string& key_equals_value);  // "train.lr=1e-4", "style.images=[a.jpg]"
 

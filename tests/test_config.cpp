@@ -209,4 +209,13 @@ TEST(Config, DuplicateKeysInfinitiesAndIncompleteRunFilesAreErrors) {
                                    "train:\n  lr: 0.1\nloss:\n  layers: {conv: 1.0}\n");
   EXPECT_CONTAINS(error_of([&] { make().merge_complete_file(dir / "partial.yaml"); }),
                   "partial.yaml: lacks 'train.iterations'");
+  // A section added after a run was written may be absent whole (its defaults are the old
+  // behaviour), never in part.
+  write_file(dir / "older.yaml", "name: demo\nseed: 1\nenabled: true\npath: null\nsizes: [1]\nnames: []\n"
+                                 "loss:\n  layers: {conv: 1.0}\n");
+  EXPECT_NO_THROW(make().merge_complete_file(dir / "older.yaml", {"train"}));
+  write_file(dir / "half.yaml", "name: demo\nseed: 1\nenabled: true\npath: null\nsizes: [1]\nnames: []\n"
+                                "train:\n  lr: 0.1\nloss:\n  layers: {conv: 1.0}\n");
+  EXPECT_CONTAINS(error_of([&] { make().merge_complete_file(dir / "half.yaml", {"train"}); }),
+                  "half.yaml: lacks 'train.iterations'");
 }

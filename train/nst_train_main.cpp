@@ -66,7 +66,8 @@ int main(int argc, char** argv) {
       const std::string saved = nst::run_config_path(resume_dir);
       if (!std::filesystem::is_regular_file(saved))
         throw nst::path_error(resume_dir, "not a run directory (no config.yaml)");
-      config.merge_complete_file(saved);
+      // loss.temporal came with stable video (issue 10): older runs had no such term.
+      config.merge_complete_file(saved, {"loss.temporal"});
       config.set("run_dir", YAML::Node(resume_dir));  // the directory may have moved
     }
     command_line.apply(config);  // the --config file (a new run) and the overrides
