@@ -89,6 +89,15 @@ void make_images(const cv::Mat& photo, const std::string& source_dir, const std:
   std::cerr << "nst-bench-infer: wrote " << count << " JPEGs of " << side << "x" << side << " to " << images_dir << "\n";
 }
 
+// "bf16-module" -> {"bf16", true}: the module's own forward instead of the packed one (its
+// layout reorders around every convolution, as before issue 14); otherwise {text, false}.
+std::pair<std::string, bool> split_module_suffix(const std::string& text) {
+  const std::string suffix = "-module";
+  if (text.size() > suffix.size() && text.compare(text.size() - suffix.size(), suffix.size(), suffix) == 0)
+    return {text.substr(0, text.size() - suffix.size()), true};
+  return {text, false};
+}
+
 // fp32 or bf16; "auto" = what nst-infer would choose for this input (cached per machine).
 nst::Precision parse_precision(nst::TransformerNet& net, const std::string& text, const torch::Tensor& input) {
   const auto setting = nst::kPrecisionSettingChoices.parse(text, "--precisions entry");
@@ -101,7 +110,9 @@ std::pair<double, torch::Tensor> time_stylization(nst::TransformerNet& net, cons
                                                   const torch::Tensor& input, int repeats, bool cpu_time) {
   nst::StylizeOptions options;
   const bool autocast = precision == "bf16-autocast";  // fp32 weights under bf16 autocast
-  options.precision(autocast ? nst::Precision::fp32 : parse_precision(net, precision, input));
+  const auto [base, module] = split_module_suffix(precision);
+  options.precision(autocast ? nst::Precision::fp32 : parse_precision(net, base, input));
+  options.packed(!autocast && !module);
   nst::Stylizer stylizer(nst::copy_net(net), torch::kCPU, options);
   nst::AutocastScope scope(autocast ? nst::Precision::bf16 : nst::Precision::fp32, torch::kCPU);
   std::vector<double> times;
@@ -127,8 +138,10 @@ void print_peak_table(nst::TransformerNet& net, const std::vector<std::string>& 
     const auto shapes = nst::conv_shapes(net->options(), (size.height + 3) / 4 * 4, (size.width + 3) / 4 * 4);
     for (const auto& text : precisions) {
       if (text == "bf16-autocast") continue;  // same convolutions as bf16
-      const nst::Precision precision = parse_precision(net, text, input);
-      const double seconds = time_stylization(net, nst::kPrecisionChoices.name(precision), input, repeats, false).first;
+      const auto [base, module] = split_module_suffix(text);
+      const nst::Precision precision = parse_precision(net, base, input);
+      const double seconds =
+          time_stylization(net, nst::kPrecisionChoices.name(precision) + (module ? "-module" : ""), input, repeats, false).first;
       const nst::ConvPeak peak = nst::measure_conv_peak(shapes, precision, repeats);
       const double net_gflops = nst::total_flops(shapes) / seconds * 1e-9;
       char row[200];
@@ -171,7 +184,8 @@ int main(int argc, char** argv) {
     app.add_option("--model", model_path, "Model file (empty = default architecture with random weights)");
     app.add_option("--sizes", sizes, "Comma-separated WxH sizes");
     app.add_option("--precisions", precisions,
-                   "Comma-separated: fp32, bf16 (bf16 weights), bf16-autocast, auto (what nst-infer picks here)");
+                   "Comma-separated: fp32, bf16 (bf16 weights), bf16-autocast, auto (what nst-infer picks here); fp32, bf16 "
+                   "and auto with -module (e.g. bf16-module) run the module's forward instead of the packed one");
     app.add_flag("--peak", peak,
                  "Also time the net's convolutions alone in oneDNN's blocked layout per size and precision (auto = the "
                  "chosen one) and print the net's GFLOP/s as a share of that peak");

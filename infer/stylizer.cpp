@@ -85,6 +85,7 @@ Stylizer::Stylizer(TransformerNet net, torch::Device device, StylizeOptions opti
   dtype_ = dtype_of(options_.precision());
   net_->eval();
   net_->to(device_, dtype_);
+  if (options_.packed() && device_.is_cpu() && PackedTransformerNet::supports(net_->options(), dtype_)) packed_.emplace(net_);
 }
 
 int64_t Stylizer::estimated_bytes(int64_t height, int64_t width) const {
@@ -98,7 +99,8 @@ int64_t Stylizer::estimated_bytes(int64_t height, int64_t width) const {
 
 torch::Tensor Stylizer::forward(const torch::Tensor& batch) {
   torch::InferenceMode inference;
-  auto output = net_(batch.to(device_, dtype_));
+  const auto input = batch.to(device_, dtype_);
+  auto output = packed_ ? packed_->forward(input) : net_(input);
   return output.to(torch::kFloat32);
 }
 

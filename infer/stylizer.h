@@ -10,6 +10,7 @@
 #include <string>
 
 #include "core/precision.h"
+#include "nets/packed_transformer_net.h"
 #include "nets/transformer_net.h"
 
 namespace nst {
@@ -24,6 +25,7 @@ struct StylizeOptions {
   TORCH_ARG(int64_t, thumbnail) = 1024;        // tiles: longest side of the copy whose instance-norm statistics all tiles share
   TORCH_ARG(double, stroke_scale) = 1.0;       // >1 larger strokes (stylize at 1/S resolution), <1 finer
   TORCH_ARG(bool, stroke_detail) = false;      // stroke_scale > 1: add back the content's full-resolution luminance detail
+  TORCH_ARG(bool, packed) = true;              // CPU: the packed channels-last forward where the architecture allows (nets/packed_transformer_net.h)
 
  public:
   void validate() const;  // throws naming the bad option (as nst-infer spells it)
@@ -76,6 +78,7 @@ class Stylizer {
   using WriteRegion = std::function<void(int64_t top, int64_t left, const torch::Tensor& rgb)>;
 
   TransformerNet net_;
+  std::optional<PackedTransformerNet> packed_;  // the CPU forward, when options.packed and the architecture allows
   torch::Tensor stylize_whole(const torch::Tensor& content);  // pad, check memory, forward, crop
   // Thumbnail instance normalization: tiles of `core` (+ receptive_radius context, cut on the
   // padded frame stylize_whole would use, so the stride grids line up) all normalized with the

@@ -77,6 +77,7 @@ class NormImpl : public torch::nn::Module {
   void record_statistics(bool on) { recording_ = on; }
   const NormStatistics& recorded() const { return recorded_; }
   void fix_statistics(std::optional<NormStatistics> statistics) { fixed_ = std::move(statistics); }
+  const std::optional<NormStatistics>& fixed_statistics() const { return fixed_; }
 
  private:
   bool batch_, recording_ = false;
