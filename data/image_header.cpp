@@ -36,6 +36,7 @@ bool is_jpeg(const std::vector<uint8_t>& b) { return b.size() >= 3 && b[0] == 0x
 bool is_tiff(const std::vector<uint8_t>& b) {
   return starts_with(b, 0, "II*\0") || starts_with(b, 0, "MM\0*") || starts_with(b, 0, "II+\0") || starts_with(b, 0, "MM\0+");
 }
+bool is_bmp(const std::vector<uint8_t>& b) { return starts_with(b, 0, "BM"); }
 bool is_webp(const std::vector<uint8_t>& b) { return starts_with(b, 0, "RIFF") && starts_with(b, 8, "WEBP"); }
 
 // A JPEG's frame size: the first start-of-frame marker (SOF0..SOF15 but DHT, JPG and DAC).
@@ -136,7 +137,7 @@ std::optional<cv::Size> image_size_from_header(const std::vector<uint8_t>& b) {
     return cv::Size(static_cast<int>(std::min<uint32_t>(big_endian(b, 16, 4), INT32_MAX)),
                     static_cast<int>(std::min<uint32_t>(big_endian(b, 20, 4), INT32_MAX)));
   if (is_jpeg(b)) return jpeg_size(b);
-  if (starts_with(b, 0, "BM") && b.size() >= 26) {
+  if (is_bmp(b) && b.size() >= 26) {
     const auto height = static_cast<int32_t>(little_endian(b, 22, 4));  // negative: stored top-down
     return cv::Size(static_cast<int>(std::min<uint32_t>(little_endian(b, 18, 4), INT32_MAX)),
                     height == INT32_MIN ? INT32_MAX : std::abs(height));
@@ -148,7 +149,7 @@ std::optional<cv::Size> image_size_from_header(const std::vector<uint8_t>& b) {
 }
 
 bool has_readable_image_signature(const std::vector<uint8_t>& b) {
-  return is_png(b) || is_jpeg(b) || starts_with(b, 0, "BM") || is_tiff(b) || is_webp(b);
+  return is_png(b) || is_jpeg(b) || is_bmp(b) || is_tiff(b) || is_webp(b);
 }
 
 std::string image_damage(const std::vector<uint8_t>& b) {
