@@ -4,7 +4,7 @@
   model_objective.py MODEL.safetensors SIZE OUT.yaml
 
 Reads the training config from the model's provenance (`nst-train` stores it whole) and keeps what
-defines the loss: `loss_network`, `loss` and the style blend weights. The trainer resizes style images
+defines the loss: `loss_network`, `loss` (without the training-only `loss.temporal`) and the style blend weights. The trainer resizes style images
 to a fixed long side (`style.size`), nst-optimize relative to the stylized image (`style.scale`), so
 for photos of long side SIZE the scale is style.size / SIZE: both then see the same style image.
 Exit status 1 with one line when the model has no such provenance (e.g. an imported peer model).
@@ -26,7 +26,9 @@ def objective(model_path, size):
     except (OSError, KeyError, ValueError, yaml.YAMLError) as error:
         raise SystemExit(f"model_objective: error: {model_path}: no training config in its provenance ({error})")
     style = config.get("style", {})
-    result = {"loss_network": config["loss_network"], "loss": config["loss"],
+    loss = dict(config["loss"])
+    loss.pop("temporal", None)  # training only (stability between two views): no term of one image's loss
+    result = {"loss_network": config["loss_network"], "loss": loss,
               "style": {"weights": style.get("weights", [])}}
     if style.get("size"):
         result["style"]["scale"] = float(style["size"]) / size

@@ -205,6 +205,19 @@ TEST(CompareQuality, ScriptPlacesAModelOnTheOptimizerCurve) {
   EXPECT_NE(ran.output.find("p1 "), std::string::npos) << ran.output;
   EXPECT_NE(ran.output.find("p2 "), std::string::npos) << ran.output;
   EXPECT_TRUE(std::filesystem::exists(dir / "work/iter_4/p2.png"));
+  // Without CONFIG: the objective the model was trained with, from its provenance; a model trained
+  // with loss.temporal (a training-only term nst-optimize does not know) works too.
+  save_model(dir / "trained.safetensors", net,
+             {{"config", "loss_network: {name: squeezenet1_1, weights: random}\n"
+                         "loss:\n  content: {layers: {fire3: 1.0}, weight: 1.0}\n"
+                         "  style: {layers: {relu1: 1.0, fire2: 1.0}, weight: 1.0e4}\n"
+                         "  temporal: {weight: 2.0e5, flow_max: 6.0, flow_grid: 4, noise: 4.0}\n"
+                         "style: {size: 48, weights: []}\n"}});
+  const auto trained = test::run_command("cd " + test::source_dir() + " && SIZE=32 ITERATIONS='2' THREADS=1 BIN=" +
+                                         test::bin_dir() + " WORK=" + dir / "work2" + " scripts/compare_quality.sh " +
+                                         dir / "trained.safetensors" + " " + dir / "style.png" + " " + dir / "photos");
+  ASSERT_EQ(trained.exit_code, 0) << trained.output;
+  EXPECT_NE(trained.output.find("model loss ~= L-BFGS iteration"), std::string::npos) << trained.output;
   // Bad arguments: one clear line.
   const auto bad = test::run_command(test::source_dir() + "/scripts/compare_quality.sh " + dir / "nope.safetensors" + " " +
                                      dir / "style.png" + " " + dir / "photos");
