@@ -23,7 +23,11 @@ PackedTransformerNet::PackedTransformerNet(TransformerNet net) : net_(std::move(
     s.bias = parameters[conv + ".conv2d.bias"].detach();
     TORCH_CHECK(s.weight.device().is_cpu(), "PackedTransformerNet: the net must be on the CPU");
     s.stride = stride, s.pad = s.weight.size(-1) / 2, s.upsample = upsample;
-    if (!norm.empty()) s.norm = Norm(std::dynamic_pointer_cast<NormImpl>(modules[norm]));
+    if (!norm.empty()) {
+      s.norm = Norm(std::dynamic_pointer_cast<NormImpl>(modules[norm]));
+      s.norm_weight = parameters[norm + ".weight"].detach().to(torch::kFloat32).view({1, -1});
+      s.norm_bias = parameters[norm + ".bias"].detach().to(torch::kFloat32).view({1, -1});
+    }
     stages_.push_back(s);
   };
   add("conv1", "in1", 1);
@@ -53,12 +57,9 @@ torch::Tensor PackedTransformerNet::normalize(const torch::Tensor& y, const Stag
   } else {
     std::tie(mean, var) = channel_statistics(y);
   }
-  const auto norm_parameters = stage.norm->named_parameters();
-  const auto weight = norm_parameters["weight"].detach().to(torch::kFloat32).view({1, channels});
-  const auto bias = norm_parameters["bias"].detach().to(torch::kFloat32).view({1, channels});
   NormActPad step;
-  step.scale = (weight * (var + kEps).rsqrt()).contiguous();
-  step.shift = (bias - mean * step.scale).contiguous();
+  step.scale = (stage.norm_weight * (var + kEps).rsqrt()).contiguous();
+  step.shift = (stage.norm_bias - mean * step.scale).contiguous();
   step.relu = stage.relu;
   step.residual = residual;
   step.upsample = next.upsample;

@@ -32,7 +32,8 @@ class PackedTransformerNet {
   struct Stage {  // x2 upsampling (its input is written so), a convolution, its norm and activation
     torch::Tensor weight, bias;
     int64_t stride = 1, pad = 0, upsample = 1;
-    Norm norm{nullptr};  // null for the last convolution
+    Norm norm{nullptr};  // null for the last convolution; read at each forward for fixed statistics (tiles)
+    torch::Tensor norm_weight, norm_bias;  // its affine, float [1,C]
     bool relu = true;
     bool opens_block = false, closes_block = false;  // residual blocks: input kept / added back
   };
