@@ -113,6 +113,59 @@ TEST_F(HostileRuns, DoctoredAndDamagedCheckpointsAreRefused) {
   EXPECT_NE(resumed.output.find("trying an older checkpoint"), std::string::npos) << resumed.output;
 }
 
+// Little-endian 16/32-bit fields of a zip header.
+uint32_t le(const std::string& bytes, size_t at, int size) {
+  uint32_t value = 0;
+  for (int i = size - 1; i >= 0; --i) value = (value << 8) | static_cast<uint8_t>(bytes[at + i]);
+  return value;
+}
+
+// LibTorch deflates a checkpoint's TorchScript records and its zip reader skips their CRC-32, so a
+// damaged one would reach the TorchScript compiler (the crash CI's checkpoint fuzzer found).
+TEST_F(HostileRuns, DamagedCompressedOrEncryptedRecordsAreRefusedBeforeLibTorchReadsThem) {
+  nst::TransformerNet net(nst::TransformerNetOptions().width(4).res_blocks(1));
+  torch::optim::Adam adam(net->parameters());
+  const std::string path = dir / "ckpt.pt";
+  nst::save_checkpoint(path, net, adam, {});
+  std::string bytes = read_bytes(path);
+  bytes.resize(bytes.rfind("\nnst-sha256:"));  // no checksum: the file reaches the archive check
+  const std::string record = "code/__torch__.py";
+  size_t local = 0;  // the record's local header (signature, then the name at offset 30)
+  while ((local = bytes.find("PK\x03\x04", local + 1)) != std::string::npos) {
+    const std::string name(bytes, local + 30, le(bytes, local + 26, 2));
+    if (name.size() > record.size() && name.compare(name.size() - record.size() - 1, std::string::npos, "/" + record) == 0) break;
+  }
+  ASSERT_NE(local, std::string::npos);
+  ASSERT_EQ(le(bytes, local + 8, 2), 8u) << record << " is expected deflated";
+  const size_t data = local + 30 + le(bytes, local + 26, 2) + le(bytes, local + 28, 2);
+  std::string damaged = bytes;
+  damaged[data + le(bytes, local + 18, 4) / 2] ^= 0x20;
+  write_bytes(path, damaged);
+  try {
+    nst::load_checkpoint(path, net, adam);
+    FAIL() << "a damaged " << record << " was loaded";
+  } catch (const std::runtime_error& e) {
+    EXPECT_NE(std::string(e.what()).find(record + "'"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("not a checkpoint archive or damaged"), std::string::npos) << e.what();
+  }
+  // An entry marked encrypted (miniz refuses it only after LibTorch has allocated its zip state).
+  std::string encrypted = bytes;
+  encrypted[encrypted.find("PK\x01\x02") + 8] |= 0x40;
+  write_bytes(path, encrypted);
+  EXPECT_THROW(
+      {
+        try {
+          nst::load_checkpoint(path, net, adam);
+        } catch (const std::runtime_error& e) {
+          EXPECT_NE(std::string(e.what()).find("unsupported zip flags"), std::string::npos) << e.what();
+          throw;
+        }
+      },
+      std::runtime_error);
+  write_bytes(path, bytes);  // the same file undamaged loads (with a note that it has no checksum)
+  EXPECT_EQ(nst::load_checkpoint(path, net, adam).warnings.size(), 1u);
+}
+
 // Class 6: a run's config.yaml is written whole by nst-train; one with a section missing is damaged.
 TEST_F(HostileRuns, ARunConfigWithASectionMissingIsAnError) {
   const std::string run = finished_run(dir, "run", 2);

@@ -3,9 +3,12 @@
 #include <caffe2/serialize/versions.h>
 
 #include <algorithm>
-#include <array>
 #include <cstdint>
+#include <set>
 #include <stdexcept>
+#include <string>
+
+#include <zlib.h>
 
 #include "core/errors.h"
 
@@ -25,19 +28,27 @@ uint64_t read_le(std::string_view bytes, uint64_t at, int size) {
   return value;
 }
 
-uint32_t crc32(std::string_view data) {
-  static const auto table = [] {
-    std::array<uint32_t, 256> t{};
-    for (uint32_t i = 0; i < 256; ++i) {
-      uint32_t c = i;
-      for (int k = 0; k < 8; ++k) c = (c & 1) ? 0xEDB88320u ^ (c >> 1) : c >> 1;
-      t[i] = c;
-    }
-    return t;
-  }();
-  uint32_t crc = 0xFFFFFFFFu;
-  for (const char ch : data) crc = table[(crc ^ static_cast<uint8_t>(ch)) & 0xFF] ^ (crc >> 8);
-  return crc ^ 0xFFFFFFFFu;
+uint32_t crc_of(std::string_view data) {
+  return static_cast<uint32_t>(::crc32(0L, reinterpret_cast<const Bytef*>(data.data()), static_cast<uInt>(data.size())));
+}
+
+// A deflated entry's contents (raw deflate, as zip stores it): LibTorch deflates the TorchScript
+// code records and its miniz does not check their CRC-32, so they are inflated and checked here.
+std::string inflate_entry(const std::string& name, std::string_view packed, uint64_t size) {
+  constexpr uint64_t kMaxRatio = 1032;  // deflate's limit: no valid stream expands further
+  if (size > packed.size() * kMaxRatio + 64) throw Damaged("entry '" + name + "' claims an impossible size");
+  std::string out(size, '\0');
+  z_stream stream{};
+  if (inflateInit2(&stream, -MAX_WBITS) != Z_OK) throw std::bad_alloc();
+  stream.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(packed.data()));
+  stream.avail_in = static_cast<uInt>(packed.size());
+  stream.next_out = reinterpret_cast<Bytef*>(out.data());
+  stream.avail_out = static_cast<uInt>(out.size());
+  const int rc = inflate(&stream, Z_FINISH);
+  const bool whole = rc == Z_STREAM_END && stream.total_out == size;
+  inflateEnd(&stream);
+  if (!whole) throw Damaged("entry '" + name + "' does not inflate to its size");
+  return out;
 }
 
 struct Directory {
@@ -67,7 +78,7 @@ Directory find_directory(std::string_view bytes) {
 // One central-directory entry at `at`; checks its local header and data; returns the next entry's offset.
 uint64_t check_entry(std::string_view bytes, uint64_t at, std::string& name, std::string_view& data) {
   if (read_le(bytes, at, 4) != 0x02014b50) throw Damaged("bad central directory entry");
-  const uint64_t method = read_le(bytes, at + 10, 2), crc = read_le(bytes, at + 16, 4);
+  const uint64_t flags = read_le(bytes, at + 8, 2), method = read_le(bytes, at + 10, 2), crc = read_le(bytes, at + 16, 4);
   const uint64_t packed = read_le(bytes, at + 20, 4), size = read_le(bytes, at + 24, 4);
   const uint64_t name_len = read_le(bytes, at + 28, 2), extra_len = read_le(bytes, at + 30, 2);
   const uint64_t comment_len = read_le(bytes, at + 32, 2), local = read_le(bytes, at + 42, 4);
@@ -79,11 +90,21 @@ uint64_t check_entry(std::string_view bytes, uint64_t at, std::string& name, std
   const bool stored = method == 0;
   if ((!stored && method != 8) || (stored && packed != size) || packed == 0xFFFFFFFF || local == 0xFFFFFFFF)
     throw Damaged("entry '" + name + "' has an unknown compression or zip64 sizes");
+  // Only the flags LibTorch writes (data descriptor, UTF-8 names, deflate level): miniz refuses
+  // encrypted, patched or masked entries only when reading them, after LibTorch has leaked its state.
+  constexpr uint64_t kKnownFlags = 0x0800 | 0x0008 | 0x0006;
+  if (flags & ~kKnownFlags) throw Damaged("entry '" + name + "' has unsupported zip flags (encrypted?)");
   if (read_le(bytes, local, 4) != 0x04034b50) throw Damaged("entry '" + name + "' has a bad local header");
   const uint64_t begin = local + 30 + read_le(bytes, local + 26, 2) + read_le(bytes, local + 28, 2);
   if (begin > bytes.size() || packed > bytes.size() - begin) throw Damaged("entry '" + name + "' data past the end");
-  data = stored ? bytes.substr(begin, size) : std::string_view();  // deflated: not inflated here
-  if (stored && crc32(data) != crc) throw Damaged("entry '" + name + "' fails its CRC-32");
+  if (stored) {
+    data = bytes.substr(begin, size);
+    if (crc_of(data) != crc) throw Damaged("entry '" + name + "' fails its CRC-32");
+  } else {
+    data = {};  // only stored records are read further (the version)
+    if (crc_of(inflate_entry(name, bytes.substr(begin, packed), size)) != crc)
+      throw Damaged("entry '" + name + "' fails its CRC-32");
+  }
   return at + 46 + name_len + extra_len + comment_len;
 }
 
@@ -91,12 +112,14 @@ void check(std::string_view bytes) {
   const Directory dir = find_directory(bytes);
   if (dir.entries == 0) throw Damaged("no entries");
   std::string folder;
+  std::set<std::string> names;
   bool version_ok = false;
   uint64_t at = dir.offset;
   for (uint64_t i = 0; i < dir.entries; ++i) {
     std::string name;
     std::string_view data;
     at = check_entry(bytes, at, name, data);
+    if (!names.insert(name).second) throw Damaged("entry '" + name + "' appears twice");
     const size_t slash = name.find('/');
     if (slash == std::string::npos) throw Damaged("entry '" + name + "' is not in a folder");
     if (i == 0) folder = name.substr(0, slash + 1);
