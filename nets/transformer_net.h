@@ -38,8 +38,9 @@ struct TransformerNetOptions {
   static TransformerNetOptions from_json(const nlohmann::json& json);  // validates; unknown keys are errors
 };
 
-// Reflection padding from narrow/flip/cat: works in bfloat16 (Debian's LibTorch 1.13 has no bf16
-// reflection_pad2d) and is faster than the built-in op in fp32 here. Needs pad < H and pad < W.
+// Reflection padding written by narrow/flip copies, with its own backward: works in bfloat16
+// (Debian's LibTorch 1.13 has no bf16 reflection_pad2d), keeps the input's memory format, and is
+// faster than the built-in op in fp32 here. Needs pad < H and pad < W.
 torch::Tensor reflection_pad(const torch::Tensor& x, int64_t pad);
 
 // Conv with "same" padding (reflect or zero) and a stride, optionally preceded by x2 upsampling:

@@ -62,6 +62,36 @@ TEST(TransformerNet, ReflectionPadMatchesLibTorchAndWorksInBfloat16) {
     auto expected = F::pad(x, F::PadFuncOptions({pad, pad, pad, pad}).mode(torch::kReflect));
     EXPECT_TRUE(torch::equal(reflection_pad(x, pad), expected)) << pad;
     EXPECT_TRUE(torch::equal(reflection_pad(x.to(torch::kBFloat16), pad), expected.to(torch::kBFloat16))) << pad;
+    const auto channels_last = reflection_pad(x.contiguous(torch::MemoryFormat::ChannelsLast), pad);
+    EXPECT_TRUE(channels_last.is_contiguous(torch::MemoryFormat::ChannelsLast)) << pad;
+    EXPECT_TRUE(torch::equal(channels_last, expected)) << pad;
+  }
+}
+
+// reflection_pad has its own backward: its gradient equals that of LibTorch's reflection_pad2d (double).
+TEST(TransformerNet, ReflectionPadGradientMatchesLibTorch) {
+  namespace F = torch::nn::functional;
+  for (int64_t pad : {1, 3, 4}) {
+    auto x = torch::rand({2, 3, 9, 7}, torch::kFloat64).requires_grad_();
+    auto weights = torch::randn({2, 3, 9 + 2 * pad, 7 + 2 * pad}, torch::kFloat64);
+    auto ours = torch::autograd::grad({(reflection_pad(x, pad) * weights).sum()}, {x})[0];
+    auto reference =
+        torch::autograd::grad({(F::pad(x, F::PadFuncOptions({pad, pad, pad, pad}).mode(torch::kReflect)) * weights).sum()}, {x})[0];
+    EXPECT_LT((ours - reference).abs().max().item<double>(), 1e-12) << pad;
+  }
+}
+
+// The upsampling layer is nearest x2: every output pixel is the input pixel at half its coordinates.
+TEST(TransformerNet, NearestUpsamplingRepeatsEachPixelTwiceEachWay) {
+  torch::NoGradGuard no_grad;
+  ConvLayer layer(2, 2, 1, 1, PaddingKind::zero, UpsampleKind::nearest_conv);
+  layer->named_parameters()["conv2d.weight"].copy_(torch::eye(2).view({2, 2, 1, 1}));
+  layer->named_parameters()["conv2d.bias"].zero_();
+  for (auto dtype : {torch::kFloat32, torch::kBFloat16}) {
+    auto x = torch::rand({1, 2, 3, 5}).to(dtype);
+    layer->to(dtype);
+    auto expected = x.repeat_interleave(2, 2).repeat_interleave(2, 3);
+    EXPECT_TRUE(torch::equal(layer(x), expected));
   }
 }
 
