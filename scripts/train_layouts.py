@@ -9,6 +9,7 @@
    instance norm composed of ATen ops with its own backward, in NCHW and channels-last.
 
   scripts/train_layouts.py [--steps 10] [--rounds 2]
+  scripts/train_layouts.py --profile     (the NCHW net's step in the PyTorch profiler, by op and shape)
 
 Run it on an idle machine; docs/training.md ("Training speed") has the figures and what they say.
 """
@@ -134,12 +135,32 @@ def time_net(composed, channels_last, steps):
     return median(totals)
 
 
+def profile(steps):
+    net, x = Net(composed=False), torch.rand(4, 3, 256, 256) * 255
+
+    def step():
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            y = net(x)
+        y.float().square().mean().backward()
+
+    for _ in range(2):
+        step()
+    with torch.profiler.profile(record_shapes=True) as profiler:
+        for _ in range(steps):
+            step()
+    print(f"{steps} steps:")
+    print(profiler.key_averages(group_by_input_shape=True).table(sort_by="self_cpu_time_total", row_limit=30))
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--steps", type=int, default=10)
     parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--profile", action="store_true")
     args = parser.parse_args()
     torch.set_num_threads(2)
+    if args.profile:
+        return profile(3)
     print("| convolution (batch 4) | dtype | NCHW fwd / bwd ms | channels-last fwd / bwd ms |\n| --- | --- | ---: | ---: |")
     for dtype in (torch.bfloat16, torch.float32):
         for name, (x_shape, w_shape) in CONVS.items():
