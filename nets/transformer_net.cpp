@@ -111,8 +111,8 @@ ConvLayerImpl::ConvLayerImpl(int64_t in, int64_t out, int64_t kernel, int64_t st
 torch::Tensor ConvLayerImpl::forward(const torch::Tensor& x) {
   if (conv_transpose2d_) return conv_transpose2d_(x);
   auto y = x;
-  // Nearest x2 by LibTorch's kernel (bf16 too): its backward is 4x faster in training than that of
-  // expand + reshape, whose gradient is a sum over strided dimensions.
+  // Nearest x2 by LibTorch's kernel (bf16 too), which has a dedicated backward: the gradient of
+  // expand + reshape is a sum over strided dimensions, slow in training (docs/training.md).
   if (nearest_) y = at::upsample_nearest2d(x, {x.size(2) * 2, x.size(3) * 2});
   return conv2d_(reflect_ ? reflection_pad(y, pad_) : y);
 }

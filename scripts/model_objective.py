@@ -5,8 +5,9 @@
 
 Reads the training config from the model's provenance (`nst-train` stores it whole) and keeps what
 defines the loss: `loss_network`, `loss` (without the training-only `loss.temporal`) and the style
-blend weights. The trainer resizes style images to a fixed long side (`style.size`), nst-optimize relative to the stylized image (`style.scale`), so
-for photos of long side SIZE the scale is style.size / SIZE: both then see the same style image.
+blend weights. The trainer resizes style images to a fixed long side (`style.size`), nst-optimize
+relative to the stylized image (`style.scale`), so for photos of long side SIZE the scale is
+style.size / SIZE: both then see the same style image.
 Exit status 1 with one line when the model has no such provenance (e.g. an imported peer model).
 """
 import json

@@ -47,6 +47,13 @@ std::vector<std::string> stray_files(const std::string& dir) {
   return found;
 }
 
+// Little-endian 16/32-bit fields of a zip header.
+uint32_t le(const std::string& bytes, size_t at, int size) {
+  uint32_t value = 0;
+  for (int i = size - 1; i >= 0; --i) value = (value << 8) | static_cast<uint8_t>(bytes[at + i]);
+  return value;
+}
+
 // A run of `iterations` with a checkpoint every 2 (unless `settings` say otherwise); returns its directory.
 std::string finished_run(const TempDir& dir, const std::string& name, int iterations, const std::string& settings = "") {
   const std::string run = dir / name;
@@ -113,15 +120,9 @@ TEST_F(HostileRuns, DoctoredAndDamagedCheckpointsAreRefused) {
   EXPECT_NE(resumed.output.find("trying an older checkpoint"), std::string::npos) << resumed.output;
 }
 
-// Little-endian 16/32-bit fields of a zip header.
-uint32_t le(const std::string& bytes, size_t at, int size) {
-  uint32_t value = 0;
-  for (int i = size - 1; i >= 0; --i) value = (value << 8) | static_cast<uint8_t>(bytes[at + i]);
-  return value;
-}
-
 // LibTorch deflates a checkpoint's TorchScript records and its zip reader skips their CRC-32, so a
-// damaged one would reach the TorchScript compiler (the crash CI's checkpoint fuzzer found).
+// damaged one would reach the TorchScript compiler (the likely path of the SEGV CI's checkpoint
+// fuzzer found; its input stayed on CI).
 TEST_F(HostileRuns, DamagedCompressedOrEncryptedRecordsAreRefusedBeforeLibTorchReadsThem) {
   nst::TransformerNet net(nst::TransformerNetOptions().width(4).res_blocks(1));
   torch::optim::Adam adam(net->parameters());
