@@ -5,8 +5,11 @@
 
 #include <nlohmann/json.hpp>
 
+#include <set>
+
 #include "core/precision.h"
 #include "data/safetensors.h"
+#include "losses/loss_jitter.h"
 #include "losses/perceptual_loss.h"
 #include "test_support.h"
 
@@ -283,6 +286,35 @@ TEST(PerceptualLoss, ClearErrors) {
   const auto small = torch::rand({1, 3, 16, 16}) * 255;
   EXPECT_NE(error_of([&] { loss.compute(image.unsqueeze(0), loss.content_targets(small)); }).find("same size"),
             std::string::npos);
+}
+
+// train.loss_jitter: the window is LibTorch's reflection padding cropped at the offset, gradients
+// reach every pixel of the image, and the offsets repeat for a seed and cover 0..pixels both ways.
+TEST(LossJitter, WindowIsTheReflectionPaddedImageAtTheOffset) {
+  const auto images = torch::rand({2, 3, 12, 10}, torch::kDouble).requires_grad_();
+  const JitterOffset offset{4, 3, 1};
+  const auto window = jitter_window(images, offset);
+  const auto expected = torch::reflection_pad2d(images, {4, 4, 4, 4}).narrow(2, 3, 16).narrow(3, 1, 14);
+  ASSERT_EQ(window.sizes(), expected.sizes());
+  EXPECT_TRUE(torch::equal(window, expected));
+  const auto weights = torch::rand_like(window);
+  const auto grad = torch::autograd::grad({(window * weights).sum()}, {images})[0];
+  const auto expected_grad = torch::autograd::grad({(expected * weights).sum()}, {images})[0];
+  EXPECT_TRUE(torch::allclose(grad, expected_grad));
+  EXPECT_GT(grad.abs().min().item<double>(), 0.0);  // every pixel, borders included, is seen
+
+  EXPECT_TRUE(jitter_window(images, jitter_offset(0, 7)).is_same(images));
+  std::set<int64_t> rows, columns;
+  for (uint64_t seed = 0; seed < 200; ++seed) {
+    const auto drawn = jitter_offset(4, seed);
+    const auto again = jitter_offset(4, seed);
+    EXPECT_EQ(drawn.dy, again.dy);
+    EXPECT_EQ(drawn.dx, again.dx);
+    rows.insert(drawn.dy);
+    columns.insert(drawn.dx);
+  }
+  EXPECT_EQ(rows, (std::set<int64_t>{0, 1, 2, 3, 4}));
+  EXPECT_EQ(columns, (std::set<int64_t>{0, 1, 2, 3, 4}));
 }
 
 }  // namespace

@@ -193,5 +193,43 @@ TEST(Trainer, StyleNormalizeAutoIsReadAndRecorded) {
                   "loss.style.normalize must be none or auto, got 'yes'");
 }
 
+// train.loss_jitter: the loss sees a shifted window (the same step scores differently), a resumed run
+// draws the same windows (3 + 3 steps across a checkpoint give the weights of 6 straight), and a
+// jitter as large as the crop is refused naming the key.
+TEST(Trainer, LossJitterShiftsTheLossWindowAndResumesExactly) {
+  TempDir dir;
+  test::make_data(dir);
+  const auto jittered = tiny_options(dir, {"train.loss_jitter=3", "train.validate_every=0"});
+  auto first_loss = [&](const TrainOptions& options) {
+    Trainer trainer(options, Trainer::Start::fresh);
+    const double loss = total_of(trainer.step());
+    fs::remove_all(dir / "run");
+    return loss;
+  };
+  EXPECT_NE(first_loss(jittered), first_loss(tiny_options(dir, {"train.validate_every=0"})));
+
+  std::map<std::string, torch::Tensor> straight;
+  {
+    Trainer trainer(jittered, Trainer::Start::fresh);
+    for (int i = 0; i < 6; ++i) trainer.step();
+    for (const auto& item : trainer.net()->named_parameters()) straight[item.key()] = item.value().detach().clone();
+  }
+  fs::remove_all(dir / "run");
+  {
+    Trainer trainer(jittered, Trainer::Start::fresh);
+    for (int i = 0; i < 3; ++i) trainer.step();
+    trainer.checkpoint();
+  }
+  Trainer resumed(jittered, Trainer::Start::resume);
+  for (int i = 0; i < 3; ++i) resumed.step();
+  for (const auto& item : resumed.net()->named_parameters())
+    EXPECT_TRUE(torch::equal(item.value(), straight.at(item.key()))) << item.key();
+
+  EXPECT_CONTAINS(test::error_of([&] {
+                    Trainer too_far(tiny_options(dir, {"train.loss_jitter=32"}), Trainer::Start::fresh);
+                  }),
+                  "train.loss_jitter (32) must be below data.image_size");
+}
+
 }  // namespace
 }  // namespace nst

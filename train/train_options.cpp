@@ -68,6 +68,7 @@ train:
   validate_every: 500
   log_every: 50
   precision: fp32          # fp32 | bf16 (autocast) | auto (the faster on this machine, timed at start)
+  loss_jitter: 0           # pixels: the loss network sees output and content shifted by a random 0..N each step (docs/training.md)
   threads: 0               # intra-op threads; 0 = all available cores
 )";
 }
@@ -117,6 +118,7 @@ ScheduleOptions schedule_options_from(const Config& c) {
       .validate_every(c.get_int("train.validate_every"))
       .log_every(c.get_int("train.log_every"))
       .precision(c.get_choice("train.precision", kPrecisionChoices))
+      .loss_jitter(c.get_int("train.loss_jitter"))
       .threads(c.get_int("train.threads"));
 }
 
@@ -150,6 +152,7 @@ void validate_schedule(const ScheduleOptions& t) {
   require_range(t.validate_every(), 0, kMaxIterations, "train.validate_every", " (0 = only at the end)");
   require_range(t.keep_checkpoints(), 1, 1'000'000, "train.keep_checkpoints");
   require_range(t.threads(), 0, kMaxThreads, "train.threads", " (0 = all cores)");
+  require_range(t.loss_jitter(), 0, 64, "train.loss_jitter", " (pixels)");
 }
 
 }  // namespace
@@ -194,6 +197,8 @@ void TrainOptions::validate() const {
     throw std::runtime_error(std::string("config: model: ") + e.what());
   }
   validate_schedule(train_);
+  require(train_.loss_jitter() < data_.image_size(), "train.loss_jitter (" + std::to_string(train_.loss_jitter()) +
+                                                         ") must be below data.image_size");
   temporal_.validate();
 }
 

@@ -55,6 +55,7 @@ struct ScheduleOptions {
   TORCH_ARG(int64_t, validate_every) = 0;  // 0 = only at the end
   TORCH_ARG(int64_t, log_every) = 0;
   TORCH_ARG(Precision, precision) = Precision::fp32;
+  TORCH_ARG(int64_t, loss_jitter) = 0;  // pixels (losses/loss_jitter.h)
   TORCH_ARG(int64_t, threads) = 0;  // 0 = all available cores
 };
 

@@ -14,6 +14,7 @@
 #include "data/atomic_file.h"
 #include "data/image_io.h"
 #include "data/progress.h"
+#include "losses/loss_jitter.h"
 #include "nets/model_file.h"
 #include "train/provenance.h"
 
@@ -227,15 +228,17 @@ LossTerms Trainer::step() {
   LossTerms terms;
   {
     AutocastScope autocast(options_.train().precision(), device_);
+    // One random window of output and content per step (train.loss_jitter), drawn from the seed and the iteration.
+    const auto jitter = jitter_offset(options_.train().loss_jitter(), mix_seed(mix_seed(options_.seed(), 0x717E), state_.iteration));
     std::map<std::string, torch::Tensor> targets;
     {
       torch::NoGradGuard no_grad;
-      targets = perceptual_->content_targets(batch);
+      targets = perceptual_->content_targets(jitter_window(batch, jitter));
     }
     timer_.mark(StepPhase::content);
     const torch::Tensor output = net_->forward(batch);
     timer_.mark(StepPhase::net_forward);
-    terms = perceptual_->compute(output, targets);
+    terms = perceptual_->compute(jitter_window(output, jitter), targets);
     // Fires when the gradient reaches the output: the loss network's share of the backward pass ends.
     output.register_hook([this](const torch::Tensor& grad) {
       timer_.mark(StepPhase::loss_backward);
