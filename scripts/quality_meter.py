@@ -15,6 +15,15 @@ prints two numbers that pull against each other, so neither can be gamed alone:
   magnitude of the output's and the photo's luminance at half resolution (1 = every edge kept,
   ~0 = the content is gone). Independent of any network. The same peers score ~0.55-0.6.
 
+Two more figures that no loss network can be fooled about, since a transform net trained against
+SqueezeNet can hide patterns in its stride-2 sampling (docs/training.md, "Loss jitter"):
+- fine: the share (%) of the output's luminance power above 0.3 cycles per pixel: pixel-scale
+  hatching and noise. Photos at 512 px score ~1%, the peers' candy and udnie <1%, mosaic (tile
+  outlines) ~7%.
+- border: how much the outermost two pixels of each side differ from the band 3..9 pixels in (mean
+  absolute difference of their means, grey levels): a frame the net paints around the picture.
+  Photos and the peers ~2-3.
+
 Medians over the photos. The loss network is torchvision's SqueezeNet 1.1 (python3-torch) with the
 ImageNet weights given by --weights (default ../shared's), an implementation independent of nst's C++.
 """
@@ -71,6 +80,20 @@ def luminance_gradient(image):
     return np.hypot(gx, gy)
 
 
+def fine_share(image):
+    y = np.asarray(image.convert("L"), dtype=np.float64)
+    power = np.abs(np.fft.fft2(y - y.mean())) ** 2
+    fy = np.abs(np.fft.fftfreq(y.shape[0]))[:, None]
+    fx = np.abs(np.fft.fftfreq(y.shape[1]))[None, :]
+    return float(100 * power[np.maximum(fy, fx) > 0.3].sum() / max(power.sum(), 1e-12))
+
+
+def border_step(image):
+    y = np.asarray(image.convert("L"), dtype=np.float64)
+    sides = [(y[:2], y[3:10]), (y[-2:], y[-10:-3]), (y[:, :2], y[:, 3:10]), (y[:, -2:], y[:, -10:-3])]
+    return float(np.mean([abs(ring.mean() - band.mean()) for ring, band in sides]))
+
+
 def correlation(a, b):
     a, b = a - a.mean(), b - b.mean()
     return float((a * b).sum() / np.sqrt((a * a).sum() * (b * b).sum() + 1e-12))
@@ -93,7 +116,7 @@ class Meter:
         half = (max(1, output.width // 2), max(1, output.height // 2))
         structure = correlation(luminance_gradient(output.resize(half, Image.BOX)),
                                 luminance_gradient(photo.resize(half, Image.BOX)))
-        return style, structure
+        return style, structure, fine_share(output), border_step(output)
 
 
 def images_by_stem(folder):
@@ -116,7 +139,8 @@ def score_folder(meter, photos, folder, size):
         sys.exit(f"quality_meter: error: {folder}: no image named like a photo of the photos folder")
     style = {layer: float(np.median([r[0][layer] for r in rows])) for layer in LAYERS}
     return {"photos": len(rows), "style": style, "style_mean": float(np.mean(list(style.values()))),
-            "structure": float(np.median([r[1] for r in rows]))}
+            "structure": float(np.median([r[1] for r in rows])), "fine": float(np.median([r[2] for r in rows])),
+            "border": float(np.median([r[3] for r in rows]))}
 
 
 def main():
@@ -140,15 +164,15 @@ def main():
     meter = Meter(args.weights, args.style)
     photos = images_by_stem(args.photos)
     results = {}
-    print(f"{'':24}{'style (relative Gram error, lower = more style)':>52}{'structure':>11}")
-    print(f"{'model':24}" + "".join(f"{layer:>9}" for layer in LAYERS) + f"{'mean':>7}{'(edges)':>11}")
+    print(f"{'':24}{'style (relative Gram error, lower = more style)':>52}{'structure':>11}{'fine':>7}{'border':>8}")
+    print(f"{'model':24}" + "".join(f"{layer:>9}" for layer in LAYERS) + f"{'mean':>7}{'(edges)':>11}{'(%)':>7}{'(grey)':>8}")
     for spec in args.columns:
         label, sep, folder = spec.partition("=")
         if not sep or not os.path.isdir(folder):
             sys.exit(f"quality_meter: error: '{spec}' is not LABEL=DIR of an existing folder")
         r = results[label] = score_folder(meter, photos, folder, args.size)
         print(f"{label:24}" + "".join(f"{r['style'][layer]:9.3f}" for layer in LAYERS) +
-              f"{r['style_mean']:7.3f}{r['structure']:11.3f}")
+              f"{r['style_mean']:7.3f}{r['structure']:11.3f}{r['fine']:7.2f}{r['border']:8.1f}")
     if args.json:
         with open(args.json + ".tmp", "w") as f:
             json.dump(results, f, indent=1)

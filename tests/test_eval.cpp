@@ -226,7 +226,8 @@ TEST(CompareQuality, ScriptPlacesAModelOnTheOptimizerCurve) {
 }
 
 // scripts/quality_meter.py: the painting scored against itself has no style error; a photo unchanged
-// keeps all its structure and a flat grey image none; the JSON has both figures per column.
+// keeps all its structure and a flat grey image none; pixel-scale stripes and a painted frame show in
+// the fine and border figures; the JSON has every figure per column.
 TEST(QualityMeter, SeparatesStyleFromStructure) {
   NST_REQUIRE_OR_SKIP(test::have_shared() && test::have_python_torch(),
                       "needs ../shared (SqueezeNet weights, a painting) and Debian's python3-torch");
@@ -236,9 +237,18 @@ TEST(QualityMeter, SeparatesStyleFromStructure) {
   const std::string painting = test::shared_dir() + "/data/styles/mosaic.jpg";
   std::filesystem::copy_file(painting, dir / "photos/painting.jpg");
   write_image(dir / "flat/painting.png", torch::full({3, 64, 64}, 128.0));
+  // Grey with one-pixel stripes (all the power at the finest scale) and a white two-pixel frame.
+  std::filesystem::create_directories(dir / "hatched");
+  // 256 px, the meter's --size: not resized.
+  auto hatched = torch::full({3, 256, 256}, 100.0);
+  hatched.slice(1, 0, 256, 2).fill_(140.0);
+  hatched.slice(1, 0, 2).fill_(255.0), hatched.slice(1, 254, 256).fill_(255.0);
+  hatched.slice(2, 0, 2).fill_(255.0), hatched.slice(2, 254, 256).fill_(255.0);
+  write_image(dir / "hatched/painting.png", hatched);
   const auto ran = test::run_command(test::python() + " " + test::source_dir() + "/scripts/quality_meter.py --style " +
                                      painting + " --photos " + dir / "photos" + " --size 256 --threads 1 --json " +
-                                     dir / "meter.json" + " same=" + dir / "photos" + " flat=" + dir / "flat");
+                                     dir / "meter.json" + " same=" + dir / "photos" + " flat=" + dir / "flat" +
+                                     " hatched=" + dir / "hatched");
   ASSERT_EQ(ran.exit_code, 0) << ran.output;
   EXPECT_CONTAINS(ran.output, "same");
   std::ifstream in(dir / "meter.json");
@@ -248,6 +258,15 @@ TEST(QualityMeter, SeparatesStyleFromStructure) {
   EXPECT_LT(std::abs(meter["flat"]["structure"].get<double>()), 0.05);
   EXPECT_LT(meter["same"]["style_mean"].get<double>(), 1e-4);
   EXPECT_GT(meter["flat"]["style_mean"].get<double>(), 0.1);
+  // fine: the painting has some pixel-scale power, flat grey none, the stripes (under their frame) a large share;
+  // border: the painting and flat grey have no frame, the white one is ~150 grey levels.
+  EXPECT_GT(meter["same"]["fine"].get<double>(), 0.1);
+  EXPECT_LT(meter["same"]["fine"].get<double>(), 20.0);
+  EXPECT_LT(meter["flat"]["fine"].get<double>(), 1e-6);
+  EXPECT_GT(meter["hatched"]["fine"].get<double>(), 30.0);
+  EXPECT_LT(meter["same"]["border"].get<double>(), 20.0);
+  EXPECT_LT(meter["flat"]["border"].get<double>(), 1e-6);
+  EXPECT_GT(meter["hatched"]["border"].get<double>(), 100.0);
   const auto bad = test::run_command(test::python() + " " + test::source_dir() + "/scripts/quality_meter.py --style " +
                                      dir / "absent.jpg" + " --photos " + dir / "photos" + " x=" + dir / "flat");
   EXPECT_NE(bad.exit_code, 0);
