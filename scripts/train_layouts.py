@@ -6,7 +6,9 @@
    NCHW against channels-last, in bf16 and fp32;
 2. the whole net's training step (forward, backward of a squared-output loss, bf16 autocast) with
    LibTorch's instance_norm (NCHW: it makes a channels-last input contiguous again) against an
-   instance norm composed of ATen ops with its own backward, in NCHW and channels-last.
+   instance norm composed of ATen ops with its own backward, in NCHW and channels-last, and against
+   a "free" norm (one elementwise pass, no statistics): the bound of what any fused norm kernel
+   could save in each layout.
 
   scripts/train_layouts.py [--steps 10] [--rounds 2]
   scripts/train_layouts.py --profile     (the NCHW net's step in the PyTorch profiler, by op and shape)
@@ -78,13 +80,15 @@ class ComposedInstanceNorm(torch.autograd.Function):
 
 
 class Norm(nn.Module):
-    def __init__(self, channels, composed):
+    def __init__(self, channels, kind):  # kind: "libtorch", "composed" or "free"
         super().__init__()
-        self.weight, self.bias, self.composed = nn.Parameter(torch.ones(channels)), nn.Parameter(torch.zeros(channels)), composed
+        self.weight, self.bias, self.kind = nn.Parameter(torch.ones(channels)), nn.Parameter(torch.zeros(channels)), kind
 
     def forward(self, x):
-        if not self.composed:
+        if self.kind == "libtorch":
             return F.instance_norm(x, weight=self.weight, bias=self.bias, eps=1e-5)
+        if self.kind == "free":  # not a norm: one elementwise pass, what a perfect fused kernel would cost
+            return x * self.weight.to(x.dtype).view(1, -1, 1, 1)
         with torch.autocast("cpu", enabled=False):
             return ComposedInstanceNorm.apply(x, self.weight, self.bias)
 
@@ -101,9 +105,9 @@ class Conv(nn.Module):
 
 
 class Net(nn.Module):  # TransformerNet, width 16, 5 residual blocks
-    def __init__(self, composed, w=16, blocks=5):
+    def __init__(self, norm, w=16, blocks=5):
         super().__init__()
-        n = lambda c: Norm(c, composed)
+        n = lambda c: Norm(c, norm)
         self.down = nn.ModuleList([Conv(3, w, 9), n(w), Conv(w, 2 * w, 3, 2), n(2 * w), Conv(2 * w, 4 * w, 3, 2), n(4 * w)])
         self.res = nn.ModuleList([nn.ModuleList([Conv(4 * w, 4 * w, 3), n(4 * w), Conv(4 * w, 4 * w, 3), n(4 * w)]) for _ in range(blocks)])
         self.up = nn.ModuleList([Conv(4 * w, 2 * w, 3, upsample=True), n(2 * w), Conv(2 * w, w, 3, upsample=True), n(w)])
@@ -119,9 +123,9 @@ class Net(nn.Module):  # TransformerNet, width 16, 5 residual blocks
         return self.out(x)
 
 
-def time_net(composed, channels_last, steps):
+def time_net(norm, channels_last, steps):
     torch.manual_seed(0)
-    net, x = Net(composed), torch.rand(4, 3, 256, 256) * 255
+    net, x = Net(norm), torch.rand(4, 3, 256, 256) * 255
     if channels_last:
         net, x = net.to(memory_format=torch.channels_last), x.contiguous(memory_format=torch.channels_last)
     totals = []
@@ -136,7 +140,7 @@ def time_net(composed, channels_last, steps):
 
 
 def profile(steps):
-    net, x = Net(composed=False), torch.rand(4, 3, 256, 256) * 255
+    net, x = Net("libtorch"), torch.rand(4, 3, 256, 256) * 255
 
     def step():
         with torch.autocast("cpu", dtype=torch.bfloat16):
@@ -168,12 +172,13 @@ def main():
             (f1, b1), (f2, b2) = time_conv(x, w, False, args.steps), time_conv(x, w, True, args.steps)
             print(f"| {name} | {str(dtype)[6:]} | {f1:.1f} / {b1:.1f} | {f2:.1f} / {b2:.1f} |", flush=True)
     print("\n| net training step, bf16 autocast, batch 4, 256 px | s (median per round) |\n| --- | --- |")
-    variants = [("LibTorch instance_norm, NCHW", False, False), ("composed norm, NCHW", True, False),
-                ("composed norm, channels-last", True, True)]
+    variants = [(f"{label} norm, {'channels-last' if channels_last else 'NCHW'}", kind, channels_last)
+                for kind, label in (("libtorch", "LibTorch's"), ("composed", "composed"), ("free", "free (bound)"))
+                for channels_last in (False, True)]
     results = {label: [] for label, _, _ in variants}
     for _ in range(args.rounds):  # alternating, so drift in the machine's speed hits every variant
-        for label, composed, channels_last in variants:
-            results[label].append(time_net(composed, channels_last, args.steps))
+        for label, kind, channels_last in variants:
+            results[label].append(time_net(kind, channels_last, args.steps))
     for label, values in results.items():
         print(f"| {label} | {' / '.join(f'{v:.3f}' for v in values)} |")
 
