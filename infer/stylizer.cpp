@@ -218,10 +218,14 @@ void Stylizer::finish_in_bands(const cv::Mat& content, const cv::Mat& net_input,
 
 cv::Mat Stylizer::stylize(const cv::Mat& bgr) {
   if (bgr.empty()) throw std::runtime_error("image has zero size");
-  if (bgr.type() != CV_8UC3 && bgr.type() != CV_16UC3)
+  return stylize_resized(resize_to(bgr, target_size(bgr.rows, bgr.cols, options_)));
+}
+
+cv::Mat Stylizer::stylize_resized(const cv::Mat& content) {
+  if (content.empty()) throw std::runtime_error("image has zero size");
+  if (content.type() != CV_8UC3 && content.type() != CV_16UC3)
     throw std::runtime_error("the stylizer expects an 8- or 16-bit 3-channel image");
   torch::InferenceMode inference;
-  const cv::Mat content = resize_to(bgr, target_size(bgr.rows, bgr.cols, options_));
   if (options_.stroke_scale() == 1) return stylize_mat(content, true);
   const cv::Mat net_input = resize_to(content, stroke_size(content.rows, content.cols));
   cv::Mat stylized = resize_to(stylize_mat(net_input, false), content.size());

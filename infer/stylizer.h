@@ -43,6 +43,9 @@ class Stylizer {
   // and written tile by tile, so memory beyond the two images is bounded by the tile. Throws a
   // message without the file name.
   cv::Mat stylize(const cv::Mat& bgr);
+  // The same for an image already at target_size() (a video frame resized once for the net and
+  // the temporal blend): not resized again.
+  cv::Mat stylize_resized(const cv::Mat& content);
 
   // Float RGB [3,H,W] 0..255 in (any device), float RGB [3,H,W] 0..255 on the CPU out, same size
   // (no --scale/--max-size here; stroke_scale resizes internally). Tiles as tile_core() says.

@@ -77,10 +77,11 @@ BatchSummary stylize_video(Stylizer& stylizer, const std::string& input, const s
       return true;
     };
     auto stylize = [&](cv::Mat& frame) {
-      const cv::Mat input = frame;
-      frame = stylizer.stylize(input);
-      if (frame.size() != size) frame = resize_to(frame, size);  // frames that changed size
-      if (options.temporal_blend() > 0) frame = blend.apply(resize_to(input, size), frame);
+      // Every frame at the first frame's output size (a frame that changed size too), resized once
+      // for the net and the blend.
+      const cv::Mat content = resize_to(frame, size);
+      frame = stylizer.stylize_resized(content);
+      if (options.temporal_blend() > 0) frame = blend.apply(content, frame);
       progress.advance(1);
       return true;
     };
