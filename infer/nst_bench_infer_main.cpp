@@ -89,32 +89,33 @@ void make_images(const cv::Mat& photo, const std::string& source_dir, const std:
   std::cerr << "nst-bench-infer: wrote " << count << " JPEGs of " << side << "x" << side << " to " << images_dir << "\n";
 }
 
-// "bf16-module" -> {"bf16", true}: the module's own forward instead of the packed one (its
-// layout reorders around every convolution, as before issue 14); otherwise {text, false}.
-std::pair<std::string, bool> split_module_suffix(const std::string& text) {
-  const std::string suffix = "-module";
-  if (text.size() > suffix.size() && text.compare(text.size() - suffix.size(), suffix.size(), suffix) == 0)
-    return {text.substr(0, text.size() - suffix.size()), true};
-  return {text, false};
-}
+// One --precisions entry: fp32 or bf16 (the packed forward), "-module" appended for the module's
+// own forward (its layout reorders around every convolution, as before issue 14), "bf16-autocast"
+// (fp32 weights under bf16 autocast), or "auto" (what nst-infer would choose for this input, cached
+// per machine).
+struct Variant {
+  nst::Precision precision = nst::Precision::fp32;
+  bool module = false, autocast = false;
+};
 
-// fp32 or bf16; "auto" = what nst-infer would choose for this input (cached per machine).
-nst::Precision parse_precision(nst::TransformerNet& net, const std::string& text, const torch::Tensor& input) {
-  const auto setting = nst::kPrecisionSettingChoices.parse(text, "--precisions entry");
-  if (setting) return *setting;
-  return nst::resolve_inference_precision(net, torch::kCPU, cv::Size(input.size(2), input.size(1)), std::cerr);
+Variant parse_variant(nst::TransformerNet& net, const std::string& text, const torch::Tensor& input) {
+  if (text == "bf16-autocast") return {nst::Precision::fp32, true, true};
+  const std::string suffix = "-module";
+  const bool module = text.size() > suffix.size() && text.compare(text.size() - suffix.size(), suffix.size(), suffix) == 0;
+  const auto setting =
+      nst::kPrecisionSettingChoices.parse(module ? text.substr(0, text.size() - suffix.size()) : text, "--precisions entry");
+  if (setting) return {*setting, module, false};
+  return {nst::resolve_inference_precision(net, torch::kCPU, cv::Size(input.size(2), input.size(1)), std::cerr), module, false};
 }
 
 // Median seconds of `repeats` stylizations (after a warm-up run) and the last output, rounded to 8 bits.
-std::pair<double, torch::Tensor> time_stylization(nst::TransformerNet& net, const std::string& precision,
+std::pair<double, torch::Tensor> time_stylization(nst::TransformerNet& net, const Variant& variant,
                                                   const torch::Tensor& input, int repeats, bool cpu_time) {
   nst::StylizeOptions options;
-  const bool autocast = precision == "bf16-autocast";  // fp32 weights under bf16 autocast
-  const auto [base, module] = split_module_suffix(precision);
-  options.precision(autocast ? nst::Precision::fp32 : parse_precision(net, base, input));
-  options.packed(!autocast && !module);
+  options.precision(variant.precision);
+  options.packed(!variant.autocast && !variant.module);
   nst::Stylizer stylizer(nst::copy_net(net), torch::kCPU, options);
-  nst::AutocastScope scope(autocast ? nst::Precision::bf16 : nst::Precision::fp32, torch::kCPU);
+  nst::AutocastScope scope(variant.autocast ? nst::Precision::bf16 : nst::Precision::fp32, torch::kCPU);
   std::vector<double> times;
   torch::Tensor output;
   for (int run = 0; run <= repeats; ++run) {
@@ -137,11 +138,10 @@ void print_peak_table(nst::TransformerNet& net, const std::vector<std::string>& 
     const auto input = nst::mat_to_tensor(photo_of_size(photo, size));
     const auto shapes = nst::conv_shapes(net->options(), (size.height + 3) / 4 * 4, (size.width + 3) / 4 * 4);
     for (const auto& text : precisions) {
-      if (text == "bf16-autocast") continue;  // same convolutions as bf16
-      const auto [base, module] = split_module_suffix(text);
-      const nst::Precision precision = parse_precision(net, base, input);
-      const double seconds =
-          time_stylization(net, nst::kPrecisionChoices.name(precision) + (module ? "-module" : ""), input, repeats, false).first;
+      const Variant variant = parse_variant(net, text, input);
+      if (variant.autocast) continue;  // same convolutions as bf16
+      const nst::Precision precision = variant.precision;
+      const double seconds = time_stylization(net, variant, input, repeats, false).first;
       const nst::ConvPeak peak = nst::measure_conv_peak(shapes, precision, repeats);
       const double net_gflops = nst::total_flops(shapes) / seconds * 1e-9;
       char row[200];
@@ -229,7 +229,8 @@ int main(int argc, char** argv) {
     for (const auto& size_text : split(sizes)) {
       const auto input = nst::mat_to_tensor(photo_of_size(photo, parse_size(size_text)));
       std::vector<std::pair<double, torch::Tensor>> results;
-      for (const auto& precision : precision_list) results.push_back(time_stylization(net, precision, input, repeats, cpu_time));
+      for (const auto& text : precision_list)
+        results.push_back(time_stylization(net, parse_variant(net, text, input), input, repeats, cpu_time));
       print_row(size_text, results);
     }
     if (peak) print_peak_table(net, split(sizes), precision_list, photo, repeats);
