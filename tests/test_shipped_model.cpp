@@ -55,6 +55,8 @@ TEST(ShippedModel, ProvenanceNamesThePaintingAndTheRecipe) {
   EXPECT_EQ(weights["content_layers"].get<LayerWeights>(), recipe.weights().content_layers);
   EXPECT_EQ(weights["style_layers"].get<LayerWeights>(), recipe.weights().style_layers);
   EXPECT_EQ(provenance["style_size"].get<int64_t>(), train_options_from(config).style_size());
+  const auto trained = YAML::Load(provenance["config"].get<std::string>());
+  EXPECT_EQ(trained["train"]["loss_jitter"].as<int64_t>(), config.get_int("train.loss_jitter"));
   EXPECT_GT(provenance["iterations"].get<int64_t>(), 1000);
 }
 

@@ -96,7 +96,8 @@ TEST(TemporalLoss, VideoRecipeIsTheShippedRecipePlusTheTemporalTerm) {
     EXPECT_EQ(video.get_double(key), overnight.get_double(key)) << key;
   EXPECT_EQ(video.get_weights("loss.style.layers"), overnight.get_weights("loss.style.layers"));
   EXPECT_EQ(video.get_weights("loss.content.layers"), overnight.get_weights("loss.content.layers"));
-  EXPECT_EQ(video.get_int("model.width"), overnight.get_int("model.width"));
+  for (const char* key : {"model.width", "style.size", "train.loss_jitter"})
+    EXPECT_EQ(video.get_int(key), overnight.get_int(key)) << key;
   EXPECT_TRUE(std::filesystem::is_regular_file(test::source_dir() + "/" + video.get_string("model.init")));
   EXPECT_NO_THROW(train_options_from(video).temporal().validate());
 }
