@@ -40,6 +40,19 @@ torch::Device pick_device(const std::string& name) {
   throw std::runtime_error("unknown device '" + name + "' (expected auto, cpu, cuda or cuda:N)");
 }
 
+namespace {
+
+// Free bytes in glibc's heap. The first mallinfo2 call initializes glibc's malloc state when nothing
+// has used that malloc yet (ASan, or jemalloc preloaded, replace it), and two threads making that
+// first call together crash in int_mallinfo (seen in CI: two image loader threads); a static makes
+// one thread do it first.
+int64_t free_heap_bytes() {
+  static const bool initialized [[maybe_unused]] = (mallinfo2(), true);
+  return static_cast<int64_t>(mallinfo2().fordblks);
+}
+
+}  // namespace
+
 int64_t available_memory_bytes() {
   std::ifstream meminfo("/proc/meminfo");
   std::string key;
@@ -47,7 +60,7 @@ int64_t available_memory_bytes() {
   std::string unit;
   while (meminfo >> key >> value) {
     std::getline(meminfo, unit);
-    if (key == "MemAvailable:") return value * 1024 + static_cast<int64_t>(mallinfo2().fordblks);
+    if (key == "MemAvailable:") return value * 1024 + free_heap_bytes();
   }
   return -1;
 }
