@@ -163,8 +163,8 @@ int main(int argc, char** argv) {
         ->check(CLI::NonNegativeNumber);
     app.add_option("--temporal-blend", out.temporal_blend(),
                    "Video: blend each frame with the previous output warped along the optical flow, where visible in "
-                   "both (0 = off; 0.7 removed 77-81% of the flicker of the opencv-doc clips at 7-10% more CPU time; "
-                   "see docs/inference.md)")
+                   "both, keeping the strokes' contrast (0 = off; 0.7 removed 75-78% of the flicker of the opencv-doc "
+                   "clips at ~12% more CPU time, style and content within 10%; see docs/inference.md)")
         ->check(CLI::Range(0.0, 0.99));
     if (auto status = nst::parse_command_line(app, argc, argv, "nst-infer")) return *status;
     const auto explicit_precision = nst::kPrecisionSettingChoices.parse(precision, "--precision");

@@ -40,10 +40,10 @@ cv::Mat sampling_map(const cv::Mat& flow) {
 
 }  // namespace
 
-cv::Mat warp_by_flow(const cv::Mat& image, const cv::Mat& flow) {
+cv::Mat warp_by_flow(const cv::Mat& image, const cv::Mat& flow, int interpolation) {
   if (flow.type() != CV_32FC2) throw std::invalid_argument("warp_by_flow needs a CV_32FC2 flow");
   cv::Mat warped;
-  cv::remap(image, warped, sampling_map(flow), cv::noArray(), cv::INTER_LINEAR, cv::BORDER_CONSTANT, cv::Scalar::all(0));
+  cv::remap(image, warped, sampling_map(flow), cv::noArray(), interpolation, cv::BORDER_CONSTANT, cv::Scalar::all(0));
   return warped;
 }
 

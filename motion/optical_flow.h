@@ -27,9 +27,10 @@ class OpticalFlow {
 // 8-bit grayscale of an 8-bit BGR image (a grayscale image is returned as is).
 cv::Mat to_gray(const cv::Mat& bgr);
 
-// `image` sampled at p + flow(p) for every pixel p (bilinear); pixels that map outside `image` are 0.
+// `image` sampled at p + flow(p) for every pixel p (bilinear, or `interpolation`: cv::InterpolationFlags);
+// pixels that map outside `image` are 0.
 // With `flow` from frame a to frame b and `image` of frame b, the result is b's content at a's pixels.
-cv::Mat warp_by_flow(const cv::Mat& image, const cv::Mat& flow);
+cv::Mat warp_by_flow(const cv::Mat& image, const cv::Mat& flow, int interpolation = cv::INTER_LINEAR);
 
 // Where a pixel of frame a can be followed into frame b and back (Ruder et al. 2016, section 3.1):
 // CV_32F, 1 where `forward` (a -> b) and `backward` (b -> a) agree,

@@ -6,6 +6,8 @@
 // (s_t the frame stylized alone, m_t the forward-backward consistency mask, motion boundaries kept:
 // see consistency_mask). The recursion makes strokes follow the motion; occluded and newly visible
 // regions take the fresh stylization, and after a scene cut (is_scene_cut) the whole frame does.
+// The previous output is warped bicubically: it is resampled between pixels every frame, and a
+// bilinear warp's low-pass, compounded by the recursion, washed out fine strokes (docs/inference.md).
 #pragma once
 #include <opencv2/core.hpp>
 
