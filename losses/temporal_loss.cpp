@@ -43,13 +43,15 @@ torch::Tensor sampling_grid(const torch::Tensor& flow) {
 
 }  // namespace
 
-torch::Tensor warp_images(const torch::Tensor& images, const torch::Tensor& flow) {
-  namespace F = torch::nn::functional;
+torch::Tensor warp_images(const torch::Tensor& images, const torch::Tensor& flow, WarpInterpolation interpolation) {
   TORCH_CHECK(images.dim() == 4 && flow.dim() == 4 && flow.size(3) == 2 && images.size(0) == flow.size(0) &&
                   images.size(2) == flow.size(1) && images.size(3) == flow.size(2),
               "warp_images: images [N,C,H,W] and flow [N,H,W,2] of one size, got ", images.sizes(), " and ", flow.sizes());
-  return F::grid_sample(images, sampling_grid(flow.to(images.dtype())),
-                        F::GridSampleFuncOptions().mode(torch::kBilinear).padding_mode(torch::kBorder).align_corners(true));
+  // ATen's grid_sampler: the C++ functional API of LibTorch 1.13 offers no bicubic mode.
+  // Modes: interpolation 0 bilinear, 2 bicubic; padding 1 border.
+  const int64_t mode = interpolation == WarpInterpolation::bicubic ? 2 : 0;
+  return torch::grid_sampler(images, sampling_grid(flow.to(images.dtype())), mode, /*padding_mode=*/1,
+                             /*align_corners=*/true);
 }
 
 torch::Tensor flow_inside_mask(const torch::Tensor& flow) {
@@ -73,11 +75,11 @@ torch::Tensor TemporalLoss::compute(TransformerNet& net, const torch::Tensor& ba
   {
     // Warps and the squared difference in float32 under bf16 autocast; the net runs as configured.
     c10::impl::ExcludeDispatchKeyGuard no_autocast(c10::autocast_dispatch_keyset);
-    second_view = warp_images(batch.to(torch::kFloat32), flow) + noise;
+    second_view = warp_images(batch.to(torch::kFloat32), flow, options_.warp()) + noise;
   }
   const auto second_output = net->forward(second_view);
   c10::impl::ExcludeDispatchKeyGuard no_autocast(c10::autocast_dispatch_keyset);
-  const auto warped_output = warp_images(output.to(torch::kFloat32), flow);
+  const auto warped_output = warp_images(output.to(torch::kFloat32), flow, options_.warp());
   const auto mask = flow_inside_mask(flow);
   const auto squared = (warped_output - second_output.to(torch::kFloat32)).div(255.0).pow(2) * mask;
   return options_.weight() * squared.sum() / (mask.sum() * batch.size(1)).clamp_min(1);

@@ -11,9 +11,17 @@
 
 #include <cstdint>
 
+#include "core/choices.h"
 #include "nets/transformer_net.h"
 
 namespace nst {
+
+// How the loss resamples images along the flow (loss.temporal.warp). A bilinear warp of the net's
+// output is a blurred target: the net met it by painting flatter strokes (style loss on video frames
+// +17-55%, docs/inference.md); a bicubic one blurs far less.
+enum class WarpInterpolation { bilinear, bicubic };
+inline const Choices<WarpInterpolation> kWarpInterpolationChoices{{"bilinear", WarpInterpolation::bilinear},
+                                                                   {"bicubic", WarpInterpolation::bicubic}};
 
 // Filled by train_options_from (the defaults are train_defaults_yaml()).
 struct TemporalLossOptions {
@@ -21,6 +29,7 @@ struct TemporalLossOptions {
   TORCH_ARG(double, flow_max) = 0;    // loss.temporal.flow_max: largest displacement, pixels
   TORCH_ARG(int64_t, flow_grid) = 0;  // loss.temporal.flow_grid: random vectors per side (fewer = smoother)
   TORCH_ARG(double, noise) = 0;       // loss.temporal.noise: standard deviation of Gaussian noise, 0..255 scale
+  TORCH_ARG(WarpInterpolation, warp) = WarpInterpolation::bicubic;  // loss.temporal.warp
 
  public:
   void validate() const;  // throws "config: loss.temporal.KEY must ..."
@@ -32,9 +41,10 @@ struct TemporalLossOptions {
 torch::Tensor random_smooth_flow(int64_t batch, int64_t height, int64_t width, double max_pixels, int64_t grid,
                                  uint64_t seed);
 
-// Images [N,C,H,W] sampled at p + flow(p) (bilinear; positions outside take the nearest edge
-// pixel), as motion/warp_by_flow does with cv::remap inside the image.
-torch::Tensor warp_images(const torch::Tensor& images, const torch::Tensor& flow);
+// Images [N,C,H,W] sampled at p + flow(p) (bilinear, as motion/warp_by_flow does with cv::remap
+// inside the image, or bicubic; positions outside take the nearest edge pixel).
+torch::Tensor warp_images(const torch::Tensor& images, const torch::Tensor& flow,
+                          WarpInterpolation interpolation = WarpInterpolation::bilinear);
 // [N,1,H,W] float: 1 where p + flow(p) lies inside the image.
 torch::Tensor flow_inside_mask(const torch::Tensor& flow);
 

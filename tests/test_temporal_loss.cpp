@@ -1,6 +1,9 @@
 // loss.temporal (losses/temporal_loss.h): the random smooth flow (bounded, smooth, one per seed),
 // the penalty (0 without flow and noise, positive and differentiable otherwise), and the trainer
 // with it on (logged, and resumed bitwise).
+#include <fstream>
+#include <sstream>
+
 #include "losses/temporal_loss.h"
 #include "train/trainer.h"
 #include "train_fixture.h"
@@ -44,6 +47,25 @@ TEST(TemporalLoss, ZeroWithoutFlowAndNoisePositiveAndDifferentiableWith) {
     if (p.grad().defined()) gradient += p.grad().abs().sum().item<double>();
   EXPECT_GT(gradient, 0.0);
   EXPECT_CONTAINS(test::error_of([] { TemporalLossOptions().weight(1).flow_grid(1).validate(); }), "loss.temporal.flow_grid");
+  Config config = make_train_config();
+  config.apply_override("loss.temporal.warp=nearest");
+  EXPECT_CONTAINS(test::error_of([&] { train_options_from(config); }),
+                  "loss.temporal.warp must be bilinear or bicubic, got 'nearest'");
+}
+
+// A 4-pixel stroke pattern shifted half a pixel: the bilinear warp's target has lost half the
+// strokes' variance (the net learned flatter strokes to meet it), the bicubic one keeps most of it.
+TEST(TemporalLoss, BicubicWarpKeepsTheStrokesThatBilinearFlattens) {
+  const auto columns = torch::arange(64, torch::kFloat32);
+  const auto strokes = (128 + 80 * torch::sin(columns * (M_PI / 2))).view({1, 1, 1, 64}).expand({1, 3, 48, 64}).contiguous();
+  const auto flow = torch::zeros({1, 48, 64, 2});
+  flow.select(3, 0).fill_(0.5);
+  auto variance = [&](WarpInterpolation mode) {
+    return warp_images(strokes, flow, mode).slice(3, 4, 56).var().item<double>() / strokes.var().item<double>();
+  };
+  EXPECT_LT(variance(WarpInterpolation::bilinear), 0.6);
+  EXPECT_GT(variance(WarpInterpolation::bicubic), 0.8);
+  EXPECT_EQ(TemporalLossOptions().warp(), WarpInterpolation::bicubic);
 }
 
 TrainOptions temporal_options(const TempDir& dir) {
@@ -80,6 +102,34 @@ TEST(TemporalLoss, TrainerLogsItAndResumesBitwise) {
   resumed.step();
   for (const auto& item : resumed.net()->named_parameters())
     EXPECT_TRUE(torch::equal(item.value(), straight.at(item.key()))) << item.key();
+}
+
+// A run written before loss.temporal.warp existed warped bilinearly: resumed, it still does (bitwise
+// the run it would have been), while a new run takes the bicubic default.
+TEST(TemporalLoss, RunsWrittenBeforeTheWarpKeyResumeBilinear) {
+  TempDir dir;
+  test::make_data(dir);
+  auto train = [&](const std::string& run, const std::string& extra) {
+    const auto result = test::run_command(test::train_command("--config " + (dir / "tiny.yaml") + " run_dir=" + (dir / run) +
+                                                              " loss.temporal.weight=100 train.validate_every=0 " + extra));
+    EXPECT_EQ(result.exit_code, 0) << result.output;
+  };
+  train("bilinear", "loss.temporal.warp=bilinear train.iterations=6");
+  train("bicubic", "train.iterations=6");
+  train("older", "loss.temporal.warp=bilinear train.iterations=4");
+  const std::string saved = dir / "older/config.yaml";
+  std::stringstream kept;
+  {
+    std::ifstream in(saved);
+    for (std::string line; std::getline(in, line);)
+      if (line.find("warp:") == std::string::npos) kept << line << "\n";
+  }
+  std::ofstream(saved) << kept.str();
+  const auto resumed = test::run_command(test::train_command("--resume " + (dir / "older") + " train.iterations=6"));
+  ASSERT_EQ(resumed.exit_code, 0) << resumed.output;
+  test::expect_same_weights(dir / "older/model.safetensors", dir / "bilinear/model.safetensors");
+  const auto bilinear = test::training_lines(dir / "bilinear"), bicubic = test::training_lines(dir / "bicubic");
+  EXPECT_NE(bilinear.back()["temporal"].get<double>(), bicubic.back()["temporal"].get<double>());
 }
 
 // configs/video.yaml fine-tunes the shipped model with the shipped model's loss plus loss.temporal.

@@ -55,6 +55,7 @@ loss:
     flow_max: 6.0          # largest displacement of the random smooth flow, pixels
     flow_grid: 4           # random flow vectors per side, upsampled bicubically (fewer = smoother)
     noise: 4.0             # standard deviation of the noise added to the warped view (0..255 scale)
+    warp: bicubic          # bicubic | bilinear: resampling along the flow (bilinear blurs the target: flatter strokes)
 train:
   iterations: 40000
   epochs: 0                # > 0: replaces iterations by epochs * (images / batch_size)
@@ -182,7 +183,8 @@ TrainOptions train_options_from(const Config& c) {
                     .weight(c.get_double("loss.temporal.weight"))
                     .flow_max(c.get_double("loss.temporal.flow_max"))
                     .flow_grid(c.get_int("loss.temporal.flow_grid"))
-                    .noise(c.get_double("loss.temporal.noise")))
+                    .noise(c.get_double("loss.temporal.noise"))
+                    .warp(c.get_choice("loss.temporal.warp", kWarpInterpolationChoices)))
       .train(schedule_options_from(c));
 }
 
