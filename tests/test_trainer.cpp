@@ -65,7 +65,9 @@ TEST(Trainer, LogLinesBreakTheStepTimeIntoPhases) {
     }
     EXPECT_GT(phases["loss_backward"].get<double>(), 0.0);
     EXPECT_GT(phases["net_backward"].get<double>(), 0.0);
-    if (&line != &lines.front()) EXPECT_LE(sum, 1.0 / line["it_per_s"].get<double>() * 1.05 + 1e-3) << line;
+    if (&line != &lines.front()) {
+      EXPECT_LE(sum, 1.0 / line["it_per_s"].get<double>() * 1.05 + 1e-3) << line;
+    }
   }
 }
 
