@@ -17,8 +17,8 @@
 namespace nst {
 
 // How the loss resamples images along the flow (loss.temporal.warp). A bilinear warp of the net's
-// output is a blurred target: the net met it by painting flatter strokes (style loss on video frames
-// +17-55%, docs/inference.md); a bicubic one blurs far less.
+// output is a slightly blurred target; bicubic blurs far less, but measured no better (the style loss
+// on video frames rose as much: docs/inference.md, session 10), so bilinear stays the default.
 enum class WarpInterpolation { bilinear, bicubic };
 inline const Choices<WarpInterpolation> kWarpInterpolationChoices{{"bilinear", WarpInterpolation::bilinear},
                                                                    {"bicubic", WarpInterpolation::bicubic}};
@@ -29,7 +29,7 @@ struct TemporalLossOptions {
   TORCH_ARG(double, flow_max) = 0;    // loss.temporal.flow_max: largest displacement, pixels
   TORCH_ARG(int64_t, flow_grid) = 0;  // loss.temporal.flow_grid: random vectors per side (fewer = smoother)
   TORCH_ARG(double, noise) = 0;       // loss.temporal.noise: standard deviation of Gaussian noise, 0..255 scale
-  TORCH_ARG(WarpInterpolation, warp) = WarpInterpolation::bicubic;  // loss.temporal.warp
+  TORCH_ARG(WarpInterpolation, warp) = WarpInterpolation::bilinear;  // loss.temporal.warp
 
  public:
   void validate() const;  // throws "config: loss.temporal.KEY must ..."

@@ -1,7 +1,6 @@
 // nst-train: learn a style transform net (Johnson et al. 2016) from a YAML config plus key=value
 // overrides, or continue an interrupted run. See docs/training.md.
 #include <CLI/CLI.hpp>
-#include <yaml-cpp/yaml.h>
 
 #include <filesystem>
 #include <iostream>
@@ -67,12 +66,9 @@ int main(int argc, char** argv) {
       const std::string saved = nst::run_config_path(resume_dir);
       if (!std::filesystem::is_regular_file(saved))
         throw nst::path_error(resume_dir, "not a run directory (no config.yaml)");
-      // loss.temporal came with stable video (issue 10): older runs had no such term. Its warp came
-      // later (session 10): runs written before it warped bilinearly, and resume so.
+      // loss.temporal came with stable video (issue 10): older runs had no such term, and its warp
+      // key came later still (session 10; the default, bilinear, is what they used).
       config.merge_complete_file(saved, {"loss.temporal", "loss.temporal.warp"});
-      YAML::Node warp = YAML::LoadFile(saved);
-      for (const char* part : {"loss", "temporal", "warp"}) warp.reset(warp.IsMap() ? warp[part] : YAML::Node());
-      if (!warp.IsDefined()) config.set("loss.temporal.warp", YAML::Node("bilinear"));
       config.set("run_dir", YAML::Node(resume_dir));  // the directory may have moved
     }
     command_line.apply(config);  // the --config file (a new run) and the overrides

@@ -55,7 +55,7 @@ loss:
     flow_max: 6.0          # largest displacement of the random smooth flow, pixels
     flow_grid: 4           # random flow vectors per side, upsampled bicubically (fewer = smoother)
     noise: 4.0             # standard deviation of the noise added to the warped view (0..255 scale)
-    warp: bicubic          # bicubic | bilinear: resampling along the flow (bilinear blurs the target: flatter strokes)
+    warp: bilinear         # bilinear | bicubic: resampling along the flow (docs/training.md)
 train:
   iterations: 40000
   epochs: 0                # > 0: replaces iterations by epochs * (images / batch_size)
