@@ -52,7 +52,7 @@ cv::Vec3d fine_detail_energy(const cv::Mat& image, const cv::Mat& local_mean) {
 // Averaging strokes that differ from frame to frame flattens them (the style loss of blended videos
 // rose 23-56%). Each channel's fine detail (below the 5x5 box mean) is scaled back to the energy it
 // has in the frame stylized alone: one gain per channel and frame, a statistic of the whole frame,
-// so it does not flicker itself. Gains stay within 1..2: the blend never sharpens, and a near-flat
+// so it does not flicker itself. Gains stay within 1..2: detail is never lowered further, and a near-flat
 // output is not blown up. Writes the scaled output and its 8-bit rounding.
 void restore_fine_contrast(const cv::Mat& stylized, cv::Mat& output, cv::Mat& result) {
   constexpr int kBox = 5;
