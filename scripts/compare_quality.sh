@@ -17,7 +17,8 @@
 # via scripts/model_objective.py; or a loss config file both nst-optimize and nst-eval read, e.g.
 # configs/optimize_squeezenet.yaml for imported models), SIZE (256), ITERATIONS ("10 20 50 100 200"),
 # LIMIT (0 = every photo), THREADS (0 = all cores), BIN (build/bin), WORK (a new directory under
-# /tmp; kept for inspection), SHEET ($WORK/sheet.png), SHEET_HEIGHT (160).
+# /tmp; kept for inspection), SHEET ($WORK/sheet.png), SHEET_HEIGHT (160), LINE_SEARCH (strong_wolfe;
+# none = fixed unit steps with the image clipped to 0..255, Johnson et al.'s "projected L-BFGS").
 # The placement says how far the model got on its own objective; scripts/quality_meter.py says how
 # much style it adds and how much structure it keeps, independently of any recipe's weights.
 # Run from the repository root (CONFIG's relative paths are relative to it).
@@ -36,12 +37,14 @@ BIN=${BIN:-build/bin}
 WORK=${WORK:-$(mktemp -d /tmp/compare_quality.XXXXXX)}
 SHEET=${SHEET:-$WORK/sheet.png}
 SHEET_HEIGHT=${SHEET_HEIGHT:-160}
+LINE_SEARCH=${LINE_SEARCH:-strong_wolfe}
 PYTHON=${PYTHON:-/usr/bin/python3}
 
 [ -f "$MODEL" ] || die "$MODEL: no such model file"
 [ -f "$STYLE" ] || die "$STYLE: no such style image"
 [ -d "$EVAL_DIR" ] || die "$EVAL_DIR: no such folder"
 [[ $SIZE =~ ^[1-9][0-9]*$ ]] || die "SIZE must be a positive whole number, got '$SIZE'"
+[[ $LINE_SEARCH == strong_wolfe || $LINE_SEARCH == none ]] || die "LINE_SEARCH must be strong_wolfe or none, got '$LINE_SEARCH'"
 mkdir -p "$WORK"
 if [ "$CONFIG" = model ]; then
   CONFIG="$WORK/objective.yaml"
@@ -79,7 +82,7 @@ for photo in "$WORK"/content/*; do
   stem=$(basename "${photo%.*}")
   "$BIN/nst-optimize" --config "$CONFIG" --content "$photo" --style "$STYLE" --output "$WORK/optimize/$stem.png" \
     output.size="$SIZE" optimize.optimizer=lbfgs optimize.iterations="$max" optimize.schedule.sizes=[] \
-    optimize.schedule.iterations=[] optimize.init=content output.snapshot_every="$step" \
+    optimize.schedule.iterations=[] optimize.init=content optimize.lbfgs.line_search="$LINE_SEARCH" output.snapshot_every="$step" \
     output.snapshot_dir="$WORK/snapshots" output.curve="$WORK/curves/$stem.jsonl" threads="$THREADS" precision=fp32 > /dev/null
   for n in "${counts[@]}"; do
     mkdir -p "$WORK/iter_$n"

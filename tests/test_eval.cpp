@@ -218,6 +218,33 @@ TEST(CompareQuality, ScriptPlacesAModelOnTheOptimizerCurve) {
                                          dir / "trained.safetensors" + " " + dir / "style.png" + " " + dir / "photos");
   ASSERT_EQ(trained.exit_code, 0) << trained.output;
   EXPECT_NE(trained.output.find("model loss ~= L-BFGS iteration"), std::string::npos) << trained.output;
+  // LINE_SEARCH=none: Johnson et al.'s projected L-BFGS, fixed steps (here 30x too long, so the line
+  // search would shorten them): one evaluation per iteration and another path than the line search's.
+  std::ofstream(dir / "long_steps.yaml") << "loss_network: {name: squeezenet1_1, weights: random}\n"
+                                            "loss:\n  content: {layers: {fire3: 1.0}, weight: 1.0}\n"
+                                            "  style: {layers: {relu1: 1.0, fire2: 1.0}, weight: 1.0e4}\n"
+                                            "optimize: {lbfgs: {lr: 30.0}}\n";
+  auto optimizer_curve = [&](const std::string& line_search, const std::string& work) {
+    const auto ran = test::run_command("cd " + test::source_dir() + " && LINE_SEARCH=" + line_search + " CONFIG=" +
+                                       dir / "long_steps.yaml" + " SIZE=32 ITERATIONS='4' LIMIT=1 THREADS=1 BIN=" +
+                                       test::bin_dir() + " WORK=" + dir / work.c_str() + " scripts/compare_quality.sh " +
+                                       dir / "model.safetensors" + " " + dir / "style.png" + " " + dir / "photos");
+    EXPECT_EQ(ran.exit_code, 0) << ran.output;
+    std::ifstream in(dir / (work + "/curves/p1.jsonl"));
+    std::string line, last;
+    while (std::getline(in, line)) last = line;
+    return last.empty() ? nlohmann::json::object() : nlohmann::json::parse(last);
+  };
+  const auto searched = optimizer_curve("strong_wolfe", "searched"), unit = optimizer_curve("none", "unit");
+  ASSERT_EQ(searched["iteration"], 4);
+  ASSERT_EQ(unit["iteration"], 4);
+  EXPECT_EQ(unit["evaluations"], 5);
+  EXPECT_GT(searched["evaluations"].get<int>(), 5);
+  const auto bad_search = test::run_command("cd " + test::source_dir() + " && LINE_SEARCH=wolfe scripts/compare_quality.sh " +
+                                            dir / "trained.safetensors" + " " + dir / "style.png" + " " + dir / "photos");
+  EXPECT_NE(bad_search.exit_code, 0);
+  EXPECT_NE(bad_search.output.find("LINE_SEARCH must be strong_wolfe or none, got 'wolfe'"), std::string::npos)
+      << bad_search.output;
   // Bad arguments: one clear line.
   const auto bad = test::run_command(test::source_dir() + "/scripts/compare_quality.sh " + dir / "nope.safetensors" + " " +
                                      dir / "style.png" + " " + dir / "photos");
