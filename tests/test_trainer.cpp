@@ -168,12 +168,12 @@ TEST(Trainer, ModelInitStartsFromTheGivenModel) {
   const auto wrong = test::error_of([&] {
     Trainer other(tiny_options(dir, {"model.init=" + init, "model.width=16"}), Trainer::Start::fresh);
   });
-  EXPECT_CONTAINS(wrong, init + ": architecture ");
+  EXPECT_CONTAINS(wrong, "model.init: " + init + ": architecture ");
   EXPECT_CONTAINS(wrong, "differs from the net's");
   EXPECT_CONTAINS(test::error_of([&] {
                     Trainer absent(tiny_options(dir, {"model.init=" + (dir / "absent.safetensors")}), Trainer::Start::fresh);
                   }),
-                  "absent.safetensors");
+                  "model.init: " + (dir / "absent.safetensors") + ": no such file");
 }
 
 // loss.style.normalize: auto reaches the trainer's loss (every style layer then starts near its

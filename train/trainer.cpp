@@ -26,6 +26,15 @@ namespace nst {
 std::string run_config_path(const std::string& run_dir) { return (fs::path(run_dir) / "config.yaml").string(); }
 std::string run_model_path(const std::string& run_dir) { return (fs::path(run_dir) / "model.safetensors").string(); }
 
+torch::Tensor load_style_image(const std::string& path, int64_t long_side) {
+  cv::Mat bgr = read_image_bgr(path);
+  if (long_side > 0) {
+    const auto [height, width] = fit_longest_side(bgr.rows, bgr.cols, long_side);
+    bgr = resize_to(bgr, cv::Size(static_cast<int>(width), static_cast<int>(height)));
+  }
+  return mat_to_tensor(bgr);
+}
+
 namespace {
 
 // loss_values with every key prefixed ("val_" for validation lines).
@@ -40,15 +49,6 @@ bool parameters_finite(TransformerNet& net) {
   for (const auto& p : net->parameters())
     if (!torch::isfinite(p).all().item<bool>()) return false;
   return true;
-}
-
-torch::Tensor load_style_image(const std::string& path, int64_t long_side) {
-  cv::Mat bgr = read_image_bgr(path);
-  if (long_side > 0) {
-    const auto [height, width] = fit_longest_side(bgr.rows, bgr.cols, long_side);
-    bgr = resize_to(bgr, cv::Size(static_cast<int>(width), static_cast<int>(height)));
-  }
-  return mat_to_tensor(bgr);
 }
 
 std::string loss_note(const LossTerms& terms) {
@@ -101,7 +101,13 @@ Trainer::Trainer(TrainOptions options, Start start, std::string resolved_config,
   // Networks: the same seed gives the same initial weights (and the same random loss net in tests).
   torch::manual_seed(options_.seed());
   net_ = TransformerNet(options_.model());
-  if (start == Start::fresh && !options_.init_model().empty()) start_from_model(net_, options_.init_model());
+  if (start == Start::fresh && !options_.init_model().empty()) {
+    try {
+      start_from_model(net_, options_.init_model());
+    } catch (const std::exception& e) {  // name the key: a relative model.init depends on the working directory
+      throw std::runtime_error(std::string("model.init: ") + e.what());
+    }
+  }
   net_->to(device_);
   perceptual_ = std::make_unique<PerceptualLoss>(make_loss_network(options_.loss(), mix_seed(options_.seed(), 1), device_),
                                                  options_.loss().weights());

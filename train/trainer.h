@@ -26,6 +26,9 @@ namespace nst {
 std::string run_config_path(const std::string& run_dir);  // RUN_DIR/config.yaml
 std::string run_model_path(const std::string& run_dir);   // RUN_DIR/model.safetensors
 
+// A style image as the trainer sees it: RGB 0..255 [3,H,W], its longest side long_side (0 = as is).
+torch::Tensor load_style_image(const std::string& path, int64_t long_side);
+
 // Data-parallel training (docs/scaling.md): this process is one rank of `launch`.
 struct DataParallelOptions {
   LaunchEnvironment launch;
