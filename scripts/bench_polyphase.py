@@ -31,7 +31,7 @@ def polyphase_conv(x, w, b):
     return F.pixel_shuffle(F.conv2d(F.pixel_unshuffle(x, 2), polyphase_weight(w), b.repeat_interleave(4)), 2)
 
 
-def timed(f, x, reps):
+def timed(f, reps):
     for _ in range(2):
         f().sum().backward()
     forward = total = 0.0
@@ -58,8 +58,8 @@ def main():
             x = torch.randn(4, ci, 264, 264, dtype=dtype, requires_grad=ci > 3)  # the net's input needs no gradient
             w = torch.randn(co, ci, 9, 9, dtype=dtype, requires_grad=True)
             b = torch.randn(co, dtype=dtype, requires_grad=True)
-            direct = timed(lambda: F.conv2d(x, w, b), x, args.reps)
-            poly = timed(lambda: polyphase_conv(x, w, b), x, args.reps)
+            direct = timed(lambda: F.conv2d(x, w, b), args.reps)
+            poly = timed(lambda: polyphase_conv(x, w, b), args.reps)
             print(f"{ci}->{co} 9x9 {str(dtype)[6:]}: conv2d {direct[0]:.1f} / {direct[1]:.1f} ms, "
                   f"polyphase {poly[0]:.1f} / {poly[1]:.1f} ms (forward / forward + backward)")
 

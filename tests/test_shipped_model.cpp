@@ -50,7 +50,8 @@ TEST(ShippedModel, ProvenanceNamesThePaintingAndTheRecipe) {
   Config config = make_train_config();
   config.merge_file(test::source_dir() + "/configs/cpu_overnight.yaml");
   config.set("train.precision", YAML::Node("fp32"));  // the recipe's "auto" is resolved by nst-train at start
-  const LossOptions recipe = train_options_from(config).loss();
+  const TrainOptions options = train_options_from(config);
+  const LossOptions& recipe = options.loss();
   const auto& weights = provenance["loss_weights"];
   EXPECT_EQ(provenance["loss_network"]["name"], nst::kLossNetworkChoices.name(recipe.network()));
   EXPECT_DOUBLE_EQ(weights["content"].get<double>(), recipe.weights().content_weight);
@@ -59,7 +60,7 @@ TEST(ShippedModel, ProvenanceNamesThePaintingAndTheRecipe) {
   using LayerWeights = std::map<std::string, double>;
   EXPECT_EQ(weights["content_layers"].get<LayerWeights>(), recipe.weights().content_layers);
   EXPECT_EQ(weights["style_normalize"], "none");
-  EXPECT_EQ(provenance["style_size"].get<int64_t>(), train_options_from(config).style_size());
+  EXPECT_EQ(provenance["style_size"].get<int64_t>(), options.style_size());
   const auto trained = YAML::Load(provenance["config"].get<std::string>());
   EXPECT_EQ(trained["train"]["loss_jitter"].as<int64_t>(), config.get_int("train.loss_jitter"));
   EXPECT_GT(provenance["iterations"].get<int64_t>(), 1000);
@@ -67,7 +68,7 @@ TEST(ShippedModel, ProvenanceNamesThePaintingAndTheRecipe) {
   LossOptions with_weights = recipe;
   with_weights.weights_file(test::shared_dir() + "/weights/squeezenet1_1_imagenet_features.safetensors");
   PerceptualLoss loss(make_loss_network(with_weights, 1, torch::kCPU), recipe.weights());
-  loss.set_style_targets({load_style_image(kSamples + "/starry_night.jpg", train_options_from(config).style_size())}, {1.0});
+  loss.set_style_targets({load_style_image(kSamples + "/starry_night.jpg", options.style_size())}, {1.0});
   const auto trained_with = weights["style_layers"].get<LayerWeights>();
   ASSERT_EQ(trained_with.size(), loss.effective_style_weights().size());
   for (const auto& [layer, weight] : loss.effective_style_weights())
