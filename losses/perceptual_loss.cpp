@@ -52,14 +52,32 @@ torch::Tensor as_batch(const torch::Tensor& image, const std::string& what) {
   throw std::runtime_error(what + " must be [3,H,W] or [1,3,H,W], got " + shape.str());
 }
 
+// G = F F^T * scale for F [N, C, HW], with its own backward: dF = (dG + dG^T) F * scale, one batched
+// product where autograd's bmm backward computes two (the float32 products of the Gram matrices were
+// ~15% of a cpu_overnight step; docs/training.md, "Training speed").
+class Gram : public torch::autograd::Function<Gram> {
+ public:
+  static torch::Tensor forward(torch::autograd::AutogradContext* context, const torch::Tensor& f, double scale) {
+    context->save_for_backward({f});
+    context->saved_data["scale"] = scale;
+    return torch::bmm(f, f.transpose(1, 2)).mul_(scale);
+  }
+
+  static torch::autograd::variable_list backward(torch::autograd::AutogradContext* context,
+                                                 torch::autograd::variable_list gradients) {
+    const auto f = context->get_saved_variables()[0];
+    const auto& g = gradients[0];
+    return {torch::bmm(g + g.transpose(1, 2), f).mul_(context->saved_data["scale"].toDouble()), torch::Tensor()};
+  }
+};
+
 }  // namespace
 
 torch::Tensor gram_matrix(const torch::Tensor& features) {
   TORCH_CHECK(features.dim() == 4, "gram_matrix expects [N,C,H,W], got ", features.sizes());
   NoAutocast no_autocast;
   const auto n = features.size(0), c = features.size(1), hw = features.size(2) * features.size(3);
-  const auto f = as_float(features).reshape({n, c, hw});
-  return torch::bmm(f, f.transpose(1, 2)) / static_cast<double>(c * hw);
+  return Gram::apply(as_float(features).reshape({n, c, hw}), 1.0 / static_cast<double>(c * hw));
 }
 
 torch::Tensor total_variation(const torch::Tensor& images) {

@@ -6,6 +6,7 @@
 
 #include "core/errors.h"
 #include "data/safetensors.h"
+#include "nets/max_pool.h"
 
 namespace nst {
 namespace {
@@ -126,8 +127,7 @@ LossNetworkImpl::LossNetworkImpl(LossNetworkKind kind, const std::string& weight
         features_->push_back(torch::nn::ReLU());  // not in place: earlier taps keep their values
         break;
       case LayerSpec::kMaxPool:
-        features_->push_back(torch::nn::MaxPool2d(
-            torch::nn::MaxPool2dOptions(layer.kernel).stride(layer.stride).ceil_mode(kind == LossNetworkKind::squeezenet1_1)));
+        features_->push_back(MaxPool(layer.kernel, layer.stride, kind == LossNetworkKind::squeezenet1_1));
         break;
       case LayerSpec::kFire:
         features_->push_back(Fire(layer.in, layer.squeeze, layer.expand));

@@ -2,6 +2,8 @@
 
 #include <stdexcept>
 
+#include "nets/phase_conv.h"
+
 namespace nst {
 
 void TransformerNetOptions::validate() const {
@@ -42,62 +44,14 @@ TransformerNetOptions TransformerNetOptions::from_json(const nlohmann::json& jso
   return options;
 }
 
-namespace {
-
-// The padded tensor written once: the interior, the left and right borders, then the top and bottom
-// rows reflected from the padded rows (so the corners come with them).
-torch::Tensor reflection_pad_values(const torch::Tensor& x, int64_t pad) {
-  const int64_t h = x.size(-2), w = x.size(-1);
-  auto sizes = x.sizes().vec();
-  sizes[sizes.size() - 2] += 2 * pad;
-  sizes.back() += 2 * pad;
-  auto out = torch::empty(sizes, x.options().memory_format(x.suggest_memory_format()));
-  auto middle = out.narrow(-2, pad, h);
-  middle.narrow(-1, pad, w).copy_(x);
-  middle.narrow(-1, 0, pad).copy_(x.narrow(-1, 1, pad).flip(-1));
-  middle.narrow(-1, pad + w, pad).copy_(x.narrow(-1, w - 1 - pad, pad).flip(-1));
-  out.narrow(-2, 0, pad).copy_(middle.narrow(-2, 1, pad).flip(-2));
-  out.narrow(-2, pad + h, pad).copy_(middle.narrow(-2, h - 1 - pad, pad).flip(-2));
-  return out;
-}
-
-// Its backward folds the borders' gradients back onto the rows and columns they came from. Autograd
-// through narrow/flip/cat instead allocates a zero tensor per piece and adds them: in training that
-// cost more than the forward pad itself.
-class ReflectionPad : public torch::autograd::Function<ReflectionPad> {
- public:
-  static torch::Tensor forward(torch::autograd::AutogradContext* context, const torch::Tensor& x, int64_t pad) {
-    context->saved_data["pad"] = pad;
-    return reflection_pad_values(x, pad);
-  }
-
-  static torch::autograd::variable_list backward(torch::autograd::AutogradContext* context,
-                                                 torch::autograd::variable_list gradients) {
-    const int64_t pad = context->saved_data["pad"].toInt();
-    const torch::Tensor& padded = gradients[0];
-    const int64_t h = padded.size(-2) - 2 * pad, w = padded.size(-1) - 2 * pad;
-    auto columns = padded.narrow(-1, pad, w).clone();
-    columns.narrow(-1, 1, pad).add_(padded.narrow(-1, 0, pad).flip(-1));
-    columns.narrow(-1, w - 1 - pad, pad).add_(padded.narrow(-1, pad + w, pad).flip(-1));
-    auto x = columns.narrow(-2, pad, h).clone();
-    x.narrow(-2, 1, pad).add_(columns.narrow(-2, 0, pad).flip(-2));
-    x.narrow(-2, h - 1 - pad, pad).add_(columns.narrow(-2, pad + h, pad).flip(-2));
-    return {x, torch::Tensor()};
-  }
-};
-
-}  // namespace
-
-torch::Tensor reflection_pad(const torch::Tensor& x, int64_t pad) {
-  if (pad == 0) return x;
-  const int64_t h = x.size(-2), w = x.size(-1);
-  TORCH_CHECK(pad < h && pad < w, "reflection pad ", pad, " needs an input larger than ", h, "x", w);
-  return ReflectionPad::apply(x, pad);
-}
-
 ConvLayerImpl::ConvLayerImpl(int64_t in, int64_t out, int64_t kernel, int64_t stride, PaddingKind padding,
                              std::optional<UpsampleKind> upsample)
-    : pad_(kernel / 2), reflect_(padding == PaddingKind::reflect), nearest_(upsample == UpsampleKind::nearest_conv) {
+    : pad_(kernel / 2),
+      reflect_(padding == PaddingKind::reflect),
+      nearest_(upsample == UpsampleKind::nearest_conv),
+      // Measured faster in phases for the output layer (16->3, 9x9) and slower for the input layer
+      // (3->16): only kernels with fewer outputs than inputs (docs/training.md, "Training speed").
+      polyphase_(reflect_ && stride == 1 && kernel >= 5 && out < in) {
   if (upsample == UpsampleKind::transposed) {
     conv_transpose2d_ = register_module(
         "conv_transpose2d",
@@ -110,11 +64,19 @@ ConvLayerImpl::ConvLayerImpl(int64_t in, int64_t out, int64_t kernel, int64_t st
 
 torch::Tensor ConvLayerImpl::forward(const torch::Tensor& x) {
   if (conv_transpose2d_) return conv_transpose2d_(x);
+  // The phase forms are the same sums, faster in CPU training (nets/phase_conv.h); elsewhere (CUDA,
+  // inference) the direct form is what was measured.
+  const bool by_phases = x.is_cpu() && torch::GradMode::is_enabled();
+  if (by_phases && nearest_ && pad_ == 1) return upsample_conv_by_phases(x, conv2d_->weight, conv2d_->bias, reflect_);
   auto y = x;
   // Nearest x2 by LibTorch's kernel (bf16 too), which has a dedicated backward: the gradient of
   // expand + reshape is a sum over strided dimensions, slow in training (docs/training.md).
   if (nearest_) y = at::upsample_nearest2d(x, {x.size(2) * 2, x.size(3) * 2});
-  return conv2d_(reflect_ ? reflection_pad(y, pad_) : y);
+  if (!reflect_) return conv2d_(y);
+  auto padded = reflection_pad(y, pad_);
+  if (by_phases && polyphase_ && padded.size(2) % 2 == 0 && padded.size(3) % 2 == 0)
+    return polyphase_conv(padded, conv2d_->weight, conv2d_->bias);
+  return conv2d_(padded);
 }
 
 NormImpl::NormImpl(int64_t channels, NormKind kind) : batch_(kind == NormKind::batch) {

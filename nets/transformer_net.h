@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "core/choices.h"
+#include "nets/border_pad.h"
 
 namespace nst {
 
@@ -38,11 +39,6 @@ struct TransformerNetOptions {
   static TransformerNetOptions from_json(const nlohmann::json& json);  // validates; unknown keys are errors
 };
 
-// Reflection padding written by narrow/flip copies, with its own backward: works in bfloat16
-// (Debian's LibTorch 1.13 has no bf16 reflection_pad2d), keeps the input's memory format, and is
-// faster than the built-in op in fp32 here. Needs pad < H and pad < W.
-torch::Tensor reflection_pad(const torch::Tensor& x, int64_t pad);
-
 // Conv with "same" padding (reflect or zero) and a stride, optionally preceded by x2 upsampling:
 // pytorch/examples' ConvLayer and UpsampleConvLayer in one (both keep their weights under "conv2d").
 // upsample "transposed" uses a stride-2 ConvTranspose2d ("conv_transpose2d") instead.
@@ -54,7 +50,7 @@ class ConvLayerImpl : public torch::nn::Module {
 
  private:
   int64_t pad_;
-  bool reflect_, nearest_;
+  bool reflect_, nearest_, polyphase_;
   torch::nn::Conv2d conv2d_{nullptr};
   torch::nn::ConvTranspose2d conv_transpose2d_{nullptr};
 };

@@ -4,6 +4,8 @@
 #
 #   scripts/bench_train.sh [ITERATIONS] [THREADS]      (defaults: 8 iterations, all cores)
 #   ROWS=cpu_overnight scripts/bench_train.sh 12       (only the rows whose label contains ROWS)
+#   RECIPE=old.yaml NST_BIN=/tmp/old/bin ...           (the first row from another config, e.g. the
+#                                                       recipe without keys an older build lacks)
 #
 # Each row runs nst-train for ITERATIONS steps on real photos (../shared/data/train, else Debian
 # opencv-doc's samples) with a random-weight loss network (speed does not depend on the weights)
@@ -16,6 +18,7 @@ cd "$(dirname "$0")/.."
 iterations=${1:-8}
 threads=${2:-0}
 bin=${NST_BIN:-build/bin}
+recipe=${RECIPE:-configs/cpu_overnight.yaml}
 [[ -x $bin/nst-train ]] || { echo "bench_train: error: $bin/nst-train not built (run scripts/bootstrap.sh)" >&2; exit 1; }
 
 samples=/usr/share/doc/opencv-doc/examples/data
@@ -42,7 +45,7 @@ EOF
 vgg_layers='loss.content.layers={"relu2_2":1} loss.style.layers={"relu1_2":1,"relu2_2":1,"relu3_3":1,"relu4_3":1}'
 sqz_layers='loss.content.layers={"fire5":1} loss.style.layers={"relu1":1,"fire2":1,"fire3":1,"fire5":1,"fire7":1}'
 rows=(
-  "cpu_overnight (configs/cpu_overnight.yaml)|--config configs/cpu_overnight.yaml data.train_dir=$photos data.val_count=0 style.images=[$style] loss_network.weights=random train.validate_every=0 train.log_every=1 train.checkpoint_every=100000 train.threads=$threads"
+  "cpu_overnight ($recipe)|--config $recipe data.train_dir=$photos data.val_count=0 style.images=[$style] loss_network.weights=random train.validate_every=0 train.log_every=1 train.checkpoint_every=100000 train.threads=$threads"
   "vgg16 width32 256px batch4 fp32|loss_network.name=vgg16 model.width=32 data.image_size=256 train.batch_size=4 $vgg_layers"
   "squeezenet width32 256px batch4 fp32|loss_network.name=squeezenet1_1 model.width=32 data.image_size=256 train.batch_size=4 $sqz_layers"
   "squeezenet width16 256px batch4 fp32|loss_network.name=squeezenet1_1 model.width=16 data.image_size=256 train.batch_size=4 $sqz_layers"

@@ -8,6 +8,7 @@
 #include "data/image_io.h"
 #include "data/safetensors.h"
 #include "nets/loss_network.h"
+#include "nets/max_pool.h"
 #include "test_support.h"
 
 namespace nst {
@@ -187,6 +188,35 @@ TEST(LossNetworkErrors, UnknownTapListsValidNames) {
                         "vgg19", "relu1_1", "relu5_4");
   EXPECT_ERROR_CONTAINS(net->check_taps({"fire2"}), "unknown layer 'fire2'");
   EXPECT_ERROR_CONTAINS(net->forward(torch::rand({3, 16, 16}), {"relu1_1"}), "[N,3,H,W]");
+}
+
+// MaxPool pools in channels-last and scatters gradients in NCHW (nets/max_pool.h): values and
+// gradients must be LibTorch's max_pool2d's exactly, ceil mode's partial windows included.
+TEST(MaxPool, IsLibTorchsMaxPoolValuesAndGradients) {
+  torch::manual_seed(4);
+  for (auto dtype : {torch::kFloat32, torch::kBFloat16}) {
+    for (bool ceil_mode : {true, false}) {
+      for (auto [kernel, stride] : {std::pair<int64_t, int64_t>{3, 2}, {2, 2}}) {
+        // Rounded to a coarse grid: ties inside a window, which both must break the same way.
+        const auto x = (torch::randn({2, 5, 13, 10}) * 4).round().to(dtype);
+        MaxPool pool(kernel, stride, ceil_mode);
+        const auto expected = at::max_pool2d(x, {kernel}, {stride}, {0}, {1}, ceil_mode);
+        {
+          torch::NoGradGuard no_grad;
+          EXPECT_TRUE(torch::equal(pool(x), expected));
+        }
+        const auto leaf = x.clone().requires_grad_(), reference_leaf = x.clone().requires_grad_();
+        const auto pooled = pool(leaf);
+        EXPECT_TRUE(torch::equal(pooled, expected));
+        EXPECT_TRUE(pooled.is_contiguous());
+        const auto weights = torch::randn(expected.sizes()).to(dtype);
+        const auto ours = torch::autograd::grad({(pooled * weights).sum()}, {leaf})[0];
+        const auto reference = torch::autograd::grad(
+            {(at::max_pool2d(reference_leaf, {kernel}, {stride}, {0}, {1}, ceil_mode) * weights).sum()}, {reference_leaf})[0];
+        EXPECT_TRUE(torch::equal(ours, reference)) << dtype << " ceil " << ceil_mode << " kernel " << kernel;
+      }
+    }
+  }
 }
 
 TEST(LossNetwork, TapsAndFrozenParameters) {

@@ -33,6 +33,19 @@ TEST(GramMatrix, HandComputed) {
   EXPECT_TRUE(torch::allclose(grams[1], 4 * expected[0]));
 }
 
+// gram_matrix has its own backward (one product instead of autograd's two): the same gradient as
+// autograd through F F^T (gram_matrix computes in float32, as the reference here).
+TEST(GramMatrix, GradientIsAutogradsThroughTheProduct) {
+  const auto features = torch::randn({3, 5, 4, 6});
+  const auto weights = torch::randn({3, 5, 5});  // not symmetric: both halves of the gradient matter
+  auto ours_leaf = features.clone().requires_grad_(), reference_leaf = features.clone().requires_grad_();
+  const auto ours = torch::autograd::grad({(gram_matrix(ours_leaf) * weights).sum()}, {ours_leaf})[0];
+  const auto f = reference_leaf.reshape({3, 5, 24});
+  const auto reference =
+      torch::autograd::grad({(torch::bmm(f, f.transpose(1, 2)) / 120.0 * weights).sum()}, {reference_leaf})[0];
+  EXPECT_LT((ours - reference).abs().max().item<double>(), 1e-5 * reference.abs().max().item<double>());
+}
+
 TEST(TotalVariation, HandComputed) {
   // [[0,255],[255,0]] / 255: vertical diffs +1,-1 (mean sq 1), horizontal +1,-1 (mean sq 1) -> 2.
   EXPECT_NEAR(value(total_variation(torch::tensor({0.f, 255.f, 255.f, 0.f}).reshape({1, 1, 2, 2}))), 2.0, 1e-6);
