@@ -58,12 +58,16 @@ class BorderPad : public torch::autograd::Function<BorderPad> {
     const bool replicate = context->saved_data["replicate"].toBool();
     const torch::Tensor& padded = gradients[0];
     const int64_t h = padded.size(-2) - 2 * pad, w = padded.size(-1) - 2 * pad;
-    auto columns = padded.narrow(-1, pad, w).clone();
-    fold_border(columns, padded.narrow(-1, 0, pad), -1, pad, false, replicate);
-    fold_border(columns, padded.narrow(-1, pad + w, pad), -1, pad, true, replicate);
-    auto x = columns.narrow(-2, pad, h).clone();
-    fold_border(x, columns.narrow(-2, 0, pad), -2, pad, false, replicate);
-    fold_border(x, columns.narrow(-2, pad + h, pad), -2, pad, true, replicate);
+    auto fold_columns = [&](const torch::Tensor& rows) {  // [..., r, w + 2 pad] -> [..., r, w]
+      auto inner = rows.narrow(-1, pad, w).clone();
+      fold_border(inner, rows.narrow(-1, 0, pad), -1, pad, false, replicate);
+      fold_border(inner, rows.narrow(-1, pad + w, pad), -1, pad, true, replicate);
+      return inner;
+    };
+    // One clone of the interior; the top and bottom rows (corners folded first) are small.
+    auto x = fold_columns(padded.narrow(-2, pad, h));
+    fold_border(x, fold_columns(padded.narrow(-2, 0, pad)), -2, pad, false, replicate);
+    fold_border(x, fold_columns(padded.narrow(-2, pad + h, pad)), -2, pad, true, replicate);
     return {x, torch::Tensor(), torch::Tensor()};
   }
 };

@@ -26,19 +26,17 @@ torch::Tensor unshuffle_copy(const torch::Tensor& image) {  // [N, C, 2H, 2W] ->
   return out;
 }
 
+// One direction's backward is the other direction.
 class PixelShuffle : public torch::autograd::Function<PixelShuffle> {
  public:
-  static torch::Tensor forward(torch::autograd::AutogradContext*, const torch::Tensor& x) { return shuffle_copy(x); }
-  static torch::autograd::variable_list backward(torch::autograd::AutogradContext*, torch::autograd::variable_list g) {
-    return {unshuffle_copy(g[0])};
+  static torch::Tensor forward(torch::autograd::AutogradContext* context, const torch::Tensor& x, bool inverse) {
+    context->saved_data["inverse"] = inverse;
+    return inverse ? unshuffle_copy(x) : shuffle_copy(x);
   }
-};
-
-class PixelUnshuffle : public torch::autograd::Function<PixelUnshuffle> {
- public:
-  static torch::Tensor forward(torch::autograd::AutogradContext*, const torch::Tensor& x) { return unshuffle_copy(x); }
-  static torch::autograd::variable_list backward(torch::autograd::AutogradContext*, torch::autograd::variable_list g) {
-    return {shuffle_copy(g[0])};
+  static torch::autograd::variable_list backward(torch::autograd::AutogradContext* context,
+                                                 torch::autograd::variable_list g) {
+    const bool inverse = context->saved_data["inverse"].toBool();
+    return {inverse ? shuffle_copy(g[0]) : unshuffle_copy(g[0]), torch::Tensor()};
   }
 };
 
@@ -114,8 +112,8 @@ torch::Tensor upsample_conv_by_phases(const torch::Tensor& x, const torch::Tenso
 torch::Tensor polyphase_conv(const torch::Tensor& padded, const torch::Tensor& weight, const torch::Tensor& bias) {
   TORCH_CHECK(weight.size(2) % 2 == 1 && weight.size(2) == weight.size(3), "polyphase_conv needs an odd square kernel");
   TORCH_CHECK(padded.size(2) % 2 == 0 && padded.size(3) % 2 == 0, "polyphase_conv needs an even-sized input");
-  const auto phases = PixelUnshuffle::apply(padded);
-  return PixelShuffle::apply(torch::conv2d(phases, polyphase_weight(weight), repeat_bias(bias)));
+  const auto phases = PixelShuffle::apply(padded, /*inverse=*/true);
+  return PixelShuffle::apply(torch::conv2d(phases, polyphase_weight(weight), repeat_bias(bias)), /*inverse=*/false);
 }
 
 }  // namespace nst

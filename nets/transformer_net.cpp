@@ -51,7 +51,7 @@ ConvLayerImpl::ConvLayerImpl(int64_t in, int64_t out, int64_t kernel, int64_t st
       nearest_(upsample == UpsampleKind::nearest_conv),
       // Measured faster in phases for the output layer (16->3, 9x9) and slower for the input layer
       // (3->16): only kernels with fewer outputs than inputs (docs/training.md, "Training speed").
-      polyphase_(reflect_ && stride == 1 && kernel >= 5 && out < in) {
+      polyphase_(reflect_ && stride == 1 && kernel >= 5 && kernel % 2 == 1 && out < in) {
   if (upsample == UpsampleKind::transposed) {
     conv_transpose2d_ = register_module(
         "conv_transpose2d",
