@@ -174,6 +174,7 @@ TEST(Trainer, ModelInitStartsFromTheGivenModel) {
                     Trainer absent(tiny_options(dir, {"model.init=" + (dir / "absent.safetensors")}), Trainer::Start::fresh);
                   }),
                   "model.init: " + (dir / "absent.safetensors") + ": no such file");
+  EXPECT_FALSE(fs::exists(dir / "run")) << "a bad model.init left a half-made run directory";
 }
 
 // loss.style.normalize: auto reaches the trainer's loss (every style layer then starts near its

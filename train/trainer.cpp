@@ -64,6 +64,17 @@ std::string loss_note(const LossTerms& terms) {
   return text + ")";
 }
 
+// model.init (if given) into a fresh net; errors name the key, as a relative path depends on the
+// working directory.
+void start_from_init_model(TransformerNet& net, const std::string& path) {
+  if (path.empty()) return;
+  try {
+    start_from_model(net, path);
+  } catch (const std::exception& e) {
+    throw std::runtime_error(std::string("model.init: ") + e.what());
+  }
+}
+
 }  // namespace
 
 Trainer::Trainer(TrainOptions options, Start start, std::string resolved_config, std::optional<DataParallelOptions> parallel)
@@ -96,18 +107,14 @@ Trainer::Trainer(TrainOptions options, Start start, std::string resolved_config,
   timer_ = StepTimer(device_);
   if (const auto warning = bf16_warning(options_.train().precision(), device_); !warning.empty())
     std::cerr << "nst-train: warning: " << warning << " (or train.precision=auto)\n";
-  start = prepare_run_directory(start);
-
   // Networks: the same seed gives the same initial weights (and the same random loss net in tests).
+  // model.init is read before the run directory is written, so a bad one leaves no half-made run.
   torch::manual_seed(options_.seed());
   net_ = TransformerNet(options_.model());
-  if (start == Start::fresh && !options_.init_model().empty()) {
-    try {
-      start_from_model(net_, options_.init_model());
-    } catch (const std::exception& e) {  // name the key: a relative model.init depends on the working directory
-      throw std::runtime_error(std::string("model.init: ") + e.what());
-    }
-  }
+  const bool fresh = start == Start::fresh;
+  if (fresh) start_from_init_model(net_, options_.init_model());
+  start = prepare_run_directory(start);
+  if (!fresh && start == Start::fresh) start_from_init_model(net_, options_.init_model());  // --resume, no checkpoint yet
   net_->to(device_);
   perceptual_ = std::make_unique<PerceptualLoss>(make_loss_network(options_.loss(), mix_seed(options_.seed(), 1), device_),
                                                  options_.loss().weights());
