@@ -200,6 +200,7 @@ TEST(Train, BadConfigsAndArgumentsAreOneClearLine) {
   TempDir dir;
   make_data(dir);
   const std::string config = "--config " + (dir / "tiny.yaml") + " run_dir=" + (dir / "run") + " ";
+  std::ofstream(dir / "junk.jpg") << "not an image";
   struct Case {
     std::string args, message;
   };
@@ -212,6 +213,7 @@ TEST(Train, BadConfigsAndArgumentsAreOneClearLine) {
       {config + "data.image_size=30", "data.image_size must be a multiple of 4"},
       {config + "train.precision=fp8", "train.precision must be fp32 or bf16"},
       {config + "style.images=[" + (dir / "missing.jpg") + "]", "missing.jpg: no such file"},
+      {config + "style.images=[" + (dir / "junk.jpg") + "]", "junk.jpg: not a JPEG"},
       {config + "data.train_dir=" + (dir / "nowhere"), "nowhere: no such directory"},
       {config + "loss_network.weights=null", "loss_network.weights is not set"},
       {config + "loss_network.weights=" + (dir / "style.png"), "style.png"},
@@ -225,6 +227,7 @@ TEST(Train, BadConfigsAndArgumentsAreOneClearLine) {
     EXPECT_CONTAINS(result.output, "nst-train: error: ");
     EXPECT_CONTAINS(result.output, c.message);
     EXPECT_EQ(std::count(result.output.begin(), result.output.end(), '\n'), 1) << c.args << "\n" << result.output;
+    EXPECT_FALSE(fs::exists(dir / "run")) << c.args << ": left a half-made run directory";
   }
   // A finished run is not overwritten by a fresh one.
   ASSERT_EQ(run_command(train_command(config + "train.iterations=2 train.validate_every=0")).exit_code, 0);

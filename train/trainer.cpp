@@ -107,20 +107,19 @@ Trainer::Trainer(TrainOptions options, Start start, std::string resolved_config,
   timer_ = StepTimer(device_);
   if (const auto warning = bf16_warning(options_.train().precision(), device_); !warning.empty())
     std::cerr << "nst-train: warning: " << warning << " (or train.precision=auto)\n";
+  start = check_run_directory(start);
+
   // Networks: the same seed gives the same initial weights (and the same random loss net in tests).
-  // model.init is read before the run directory is written, so a bad one leaves no half-made run.
   torch::manual_seed(options_.seed());
   net_ = TransformerNet(options_.model());
-  const bool fresh = start == Start::fresh;
-  if (fresh) start_from_init_model(net_, options_.init_model());
-  start = prepare_run_directory(start);
-  if (!fresh && start == Start::fresh) start_from_init_model(net_, options_.init_model());  // --resume, no checkpoint yet
+  if (start == Start::fresh) start_from_init_model(net_, options_.init_model());
   net_->to(device_);
   perceptual_ = std::make_unique<PerceptualLoss>(make_loss_network(options_.loss(), mix_seed(options_.seed(), 1), device_),
                                                  options_.loss().weights());
   load_style_targets();
   if (options_.temporal().weight() > 0) temporal_ = std::make_unique<TemporalLoss>(options_.temporal());
   optimizer_ = std::make_unique<torch::optim::Adam>(net_->parameters(), torch::optim::AdamOptions(schedule.lr()));
+  prepare_run_directory(start);  // after every input was read: a bad one leaves no half-made run behind
 
   log_path_ = (fs::path(options_.run_dir()) / "log.jsonl").string();
   if (start == Start::resume) {
@@ -154,7 +153,7 @@ Trainer::Trainer(TrainOptions options, Start start, std::string resolved_config,
   window_start_ = std::chrono::steady_clock::now();
 }
 
-Trainer::Start Trainer::prepare_run_directory(Start start) {
+Trainer::Start Trainer::check_run_directory(Start start) {
   const std::string& run_dir = options_.run_dir();
   const auto existing = list_checkpoints(run_dir);
   // Only iteration 0 (or nothing): an attempt that failed or was killed before its first step.
@@ -162,21 +161,25 @@ Trainer::Start Trainer::prepare_run_directory(Start start) {
   if (start == Start::fresh && (started || fs::exists(run_model_path(run_dir))))
     throw path_error(run_dir, "already holds a run; continue it with --resume " + run_dir +
                              " or choose another run_dir");
-  if (group_) group_->barrier("start-up");  // every rank checked the directory before rank 0 writes to it
   if (start == Start::resume && existing.empty()) {
     if (writes_run_directory()) std::cerr << "nst-train: " << run_dir << " has no checkpoint yet; starting it from iteration 0\n";
-    start = Start::fresh;
+    return Start::fresh;
   }
-  if (!writes_run_directory()) return start;
+  return start;
+}
+
+void Trainer::prepare_run_directory(Start start) {
+  if (group_) group_->barrier("start-up");  // every rank checked the directory before rank 0 writes to it
+  if (!writes_run_directory()) return;
+  const std::string& run_dir = options_.run_dir();
   if (start == Start::fresh)
-    for (const auto& path : existing) fs::remove(path);  // the failed attempt's iteration 0: this start rewrites it
+    for (const auto& path : list_checkpoints(run_dir)) fs::remove(path);  // the failed attempt's iteration 0: this start rewrites it
   int removed = 0;
   for (const auto& dir : {fs::path(run_dir), fs::path(run_dir) / "checkpoints"})
     if (fs::is_directory(dir)) removed += remove_stale_temporaries(dir.string());
   if (removed > 0) std::cerr << "nst-train: removed " << removed << " temporary file(s) an interrupted run left in " << run_dir << "\n";
   fs::create_directories(fs::path(run_dir) / "previews");
   if (!resolved_config_.empty()) write_bytes_atomically(run_config_path(run_dir), resolved_config_);
-  return start;
 }
 
 void Trainer::load_style_targets() {

@@ -75,7 +75,8 @@ class Trainer {
   TransformerNet& net() { return net_; }
 
  private:
-  Start prepare_run_directory(Start start);  // the start to make: a run with no checkpoint yet starts afresh
+  Start check_run_directory(Start start);  // the start to make: a run with no checkpoint yet starts afresh
+  void prepare_run_directory(Start start);  // written only once every input has been read
   void load_style_targets();
   void start_loader(int64_t position);  // the photo stream from `position` on
   torch::Tensor next_batch();           // this process's batch (its slice, data-parallel)
